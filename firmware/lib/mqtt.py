@@ -1,0 +1,244 @@
+# A small MQTT 3.1.1 client, protocol layer only (shaped like micropython-lib's umqtt.simple):
+# CONNECT with credentials and LWT, PUBLISH QoS 0/1, SUBSCRIBE, PINGREQ, PUBACK matching.
+# No reconnect policy here: that lives in link.py on top. Every failure is an OSError.
+import socket
+import struct
+from micropython import const
+
+CONNECT = const(0x10)
+CONNACK = const(0x20)
+PUBLISH = const(0x30)
+PUBACK = const(0x40)
+SUBSCRIBE = const(0x82)  # 0x80 | 0b0010: the spec requires flags 0010 on SUBSCRIBE
+SUBACK = const(0x90)
+PINGREQ = const(0xC0)
+PINGRESP = const(0xD0)
+DISCONNECT = const(0xE0)
+
+
+class MQTTError(OSError):
+    pass
+
+
+def varint(n):
+    """MQTT "remaining length": 7 bits per byte, high bit = more bytes follow (at most 4 bytes)."""
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        out.append(byte | 0x80 if n else byte)
+        if not n:
+            return bytes(out)
+
+
+def _str(s):
+    if isinstance(s, str):
+        s = s.encode()
+    return struct.pack("!H", len(s)) + s
+
+
+def connect_packet(client_id, keepalive, clean=True, user=None, password=None, will=None):
+    """CONNECT bytes; `will` is (topic, message, retain, qos) or None."""
+    flags = 0x02 if clean else 0
+    payload = _str(client_id)
+    if will:
+        topic, msg, retain, qos = will
+        flags |= 0x04 | (qos & 3) << 3 | (0x20 if retain else 0)
+        payload += _str(topic) + _str(msg)
+    if user:
+        flags |= 0x80
+        payload += _str(user)
+        if password:
+            flags |= 0x40
+            payload += _str(password)
+    body = b"\x00\x04MQTT\x04" + bytes((flags,)) + struct.pack("!H", keepalive) + payload
+    return bytes((CONNECT,)) + varint(len(body)) + body
+
+
+def publish_packet(topic, msg, qos=0, retain=False, pid=0, dup=False):
+    header = PUBLISH | qos << 1 | (1 if retain else 0) | (8 if dup else 0)
+    body = _str(topic) + (struct.pack("!H", pid) if qos else b"") + msg
+    return bytes((header,)) + varint(len(body)) + body
+
+
+def subscribe_packet(pid, topic, qos=0):
+    body = struct.pack("!H", pid) + _str(topic) + bytes((qos,))
+    return bytes((SUBSCRIBE,)) + varint(len(body)) + body
+
+
+def puback_packet(pid):
+    return struct.pack("!BBH", PUBACK, 2, pid)
+
+
+class MQTTClient:
+    """One MQTT connection. `on_message(topic, msg)`, `on_puback(pid)` are plain callables."""
+
+    TIMEOUT_S = 5  # socket timeout: bounds every blocking call well under the watchdog period
+
+    def __init__(self, client_id, host, port=1883, user=None, password=None, keepalive=30):
+        self.client_id = client_id
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.keepalive = keepalive
+        self.will = None
+        self.sock = None
+        self.pid = 0
+        self.on_message = None
+        self.on_puback = None
+        self.on_suback = None
+        self.pong_pending = False
+
+    def set_last_will(self, topic, msg, retain=False, qos=0):
+        self.will = (topic, msg, retain, qos)
+
+    def connect(self, clean=True, sock=None):
+        """Open the socket (or use `sock`), send CONNECT, wait for CONNACK; returns session_present."""
+        if sock is None:
+            addr = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0][-1]
+            sock = socket.socket()
+            sock.settimeout(self.TIMEOUT_S)
+            try:
+                sock.connect(addr)
+            except OSError:
+                sock.close()
+                raise
+        self.sock = sock
+        self.pong_pending = False
+        try:
+            self._write(connect_packet(self.client_id, self.keepalive, clean, self.user, self.password,
+                                       self.will))
+            resp = self._read(4)
+        except OSError:
+            self.close()
+            raise
+        if resp[0] != CONNACK or resp[1] != 2:
+            self.close()
+            raise MQTTError("bad CONNACK")
+        if resp[3]:
+            self.close()
+            raise MQTTError("connection refused, code %d" % resp[3])  # 4 bad credentials, 5 not authorized
+        return resp[2] & 1
+
+    def close(self):
+        if self.sock:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+        self.sock = None
+
+    def disconnect(self):
+        try:
+            self._write(bytes((DISCONNECT, 0)))
+        finally:
+            self.close()
+
+    def ping(self):
+        self._write(bytes((PINGREQ, 0)))
+        self.pong_pending = True
+
+    def _next_pid(self):
+        self.pid = self.pid % 65535 + 1  # packet ids are 1..65535, never 0
+        return self.pid
+
+    def publish(self, topic, msg, retain=False, qos=0):
+        """Send a PUBLISH without waiting; returns the packet id to match its PUBACK (0 for QoS 0)."""
+        pid = self._next_pid() if qos else 0
+        self._write(publish_packet(topic, msg, qos, retain, pid))
+        return pid
+
+    def subscribe(self, topic, qos=0):
+        """Send SUBSCRIBE without waiting; the SUBACK arrives through check_msg."""
+        pid = self._next_pid()
+        self._write(subscribe_packet(pid, topic, qos))
+        return pid
+
+    def check_msg(self):
+        """Handle every packet that is already waiting, without blocking when none is; returns the count."""
+        handled = 0
+        while True:
+            self.sock.setblocking(False)
+            try:
+                first = self.sock.read(1)
+            except OSError as exc:
+                if exc.errno == 11:  # EAGAIN: some ports raise instead of returning None
+                    first = None
+                else:
+                    raise
+            finally:
+                if self.sock:
+                    self.sock.settimeout(self.TIMEOUT_S)
+            if first is None:
+                return handled
+            if first == b"":
+                raise MQTTError("connection closed by broker")
+            self._handle(first[0])
+            handled += 1
+
+    def _remaining_length(self):
+        n = 0
+        shift = 0
+        while True:
+            byte = self._read(1)[0]
+            n |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return n
+            shift += 7
+            if shift > 21:
+                raise MQTTError("bad remaining length")
+
+    def _handle(self, header):
+        size = self._remaining_length()
+        body = self._read(size) if size else b""
+        kind = header & 0xF0
+        if kind == PUBLISH:
+            self._handle_publish(header, body)
+        elif kind == PUBACK:
+            if self.on_puback:
+                self.on_puback(struct.unpack("!H", body)[0])
+        elif kind == SUBACK:
+            if body[2] == 0x80:
+                raise MQTTError("subscription refused")
+            if self.on_suback:
+                self.on_suback(struct.unpack("!H", body[:2])[0])
+        elif kind == PINGRESP:
+            self.pong_pending = False
+        else:
+            raise MQTTError("unexpected packet 0x%02x" % header)
+
+    def _handle_publish(self, header, body):
+        tlen = struct.unpack("!H", body[:2])[0]
+        topic = body[2:2 + tlen].decode()
+        pos = 2 + tlen
+        qos = header >> 1 & 3
+        pid = 0
+        if qos:
+            pid = struct.unpack("!H", body[pos:pos + 2])[0]
+            pos += 2
+        if self.on_message:
+            self.on_message(topic, body[pos:])
+        if qos == 1:
+            self._write(puback_packet(pid))
+        elif qos == 2:
+            raise MQTTError("QoS 2 is not supported")  # we only ever subscribe with QoS <= 1
+
+    def _read(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.sock.read(n - len(buf))
+            if not chunk:
+                raise MQTTError("connection closed by broker")
+            buf += chunk
+        return buf
+
+    def _write(self, data):
+        if self.sock is None:
+            raise MQTTError("not connected")
+        view = memoryview(data)
+        while view:
+            n = self.sock.write(view)
+            if not n:
+                raise MQTTError("socket write failed")
+            view = view[n:]

@@ -1,0 +1,1 @@
+"""The iotpipe command line and the demo launcher: thin calls into each folder."""
