@@ -96,3 +96,15 @@ def test_device_payload_with_gateway_fields_is_refused() -> None:
     with pytest.raises(protocol.ProtocolError) as info:
         protocol.decode_telemetry(payload)
     assert info.value.reason is protocol.Reason.SCHEMA
+
+
+def test_frame_rows_flatten_one_row_per_reading() -> None:
+    from protocol.frame import READING_COLUMNS, rows
+
+    msg = protocol.Uplink(
+        v=1, device="plug-tv", boot="abcd", seq=3, ts=None, received_at=5.0, room="living", appliance="TV",
+        readings=(Reading(Kind.POWER, 0.0, "W"), Reading(Kind.SWITCH, False), Reading(Kind.ENERGY, None, "kWh", "x")),
+    )
+    out = rows("demo", msg)
+    assert [len(r) for r in out] == [len(READING_COLUMNS)] * 3
+    assert [(r[4], r[7], r[8]) for r in out] == [(0, "power", 0.0), (1, "switch", 0.0), (2, "energy", None)]
