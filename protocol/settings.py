@@ -55,7 +55,7 @@ def load_settings(
     env = os.environ if env is None else env
     path = config_path or default_config_path(env)
     home = load_home_config(path)
-    var_dir = var or Path(env.get("IOTPIPE_VAR") or "var")
+    var_dir = (var or Path(env.get("IOTPIPE_VAR") or "var")).absolute()
     edge = edge_url or env.get("IOTPIPE_EDGE_URL") or home.endpoints.edge or DEFAULT_EDGE_URL
     cloud = cloud_url or env.get("IOTPIPE_CLOUD_URL") or home.endpoints.cloud or DEFAULT_CLOUD_URL
     db = db_url or env.get("IOTPIPE_DB_URL") or home.endpoints.db or f"sqlite:///{var_dir / 'warehouse.db'}"
