@@ -15,7 +15,6 @@ sleep_ms = time.sleep_ms
 # Ports built before MicroPython 1.22 count from 2000-01-01; the wire wants Unix epoch seconds.
 _EPOCH_OFFSET_MS = 946684800000 if time.gmtime(0)[0] == 2000 else 0
 _synced = time.gmtime()[0] >= 2025  # the RTC survives a soft reset, so an earlier sync still counts
-_wlan = None
 
 
 def epoch_ms():
@@ -74,24 +73,28 @@ def rand_hex(nbytes):
     return "".join("%02x" % b for b in os.urandom(nbytes))
 
 
+def _sta():
+    return network.WLAN(network.STA_IF)  # a singleton: boot.py and main.py get the same interface
+
+
 def wifi_start(ssid, password):
-    global _wlan
-    _wlan = network.WLAN(network.STA_IF)
-    _wlan.active(True)
-    if not _wlan.isconnected():
-        _wlan.connect(ssid, password)
+    wlan = _sta()
+    wlan.active(True)
+    if not wlan.isconnected():
+        wlan.connect(ssid, password)
 
 
 def net_up():
-    return _wlan is not None and _wlan.isconnected()
+    return _sta().isconnected()
 
 
 def net_kick():
-    """Ask the Wi-Fi driver to try again (it also retries by itself)."""
-    if _wlan is not None and not _wlan.isconnected():
+    """Ask the Wi-Fi driver to join again with the last credentials (it also retries by itself)."""
+    wlan = _sta()
+    if not wlan.isconnected():
         try:
-            _wlan.disconnect()
-            _wlan.connect()
+            wlan.disconnect()
+            wlan.connect()
         except OSError:
             pass
 

@@ -15,19 +15,20 @@ VOLTAGE = const(9)
 CURRENT = const(10)
 
 # (wire name, unit or None for booleans, minimum, maximum, decimals, deadband absolute, deadband relative)
+# Whole numbers are written as ints on purpose: small ints cost no heap, floats do.
 # A new value is "a change" when it moves more than max(absolute, relative * |old|) from the last one sent.
 KINDS = (
-    ("temperature", "\u00b0C", -50.0, 120.0, 1, 0.2, 0.0),  # DHT22 resolution is 0.1 degC, noise ~0.1
-    ("humidity", "%", 0.0, 100.0, 1, 1.0, 0.0),  # DHT22 accuracy is +-2 %RH: smaller moves are noise
-    ("light", "lx", 0.0, 200000.0, 0, 5.0, 0.2),  # an LDR is a rough meter; 20 % is a visible change
+    ("temperature", "\u00b0C", -50, 120, 1, 0.2, 0),  # DHT22 resolution is 0.1 degC, noise ~0.1
+    ("humidity", "%", 0, 100, 1, 1, 0),  # DHT22 accuracy is +-2 %RH: smaller moves are noise
+    ("light", "lx", 0, 200000, 0, 5, 0.2),  # an LDR is a rough meter; 20 % is a visible change
     ("motion", None, 0, 0, 0, 0, 0),
     ("contact", None, 0, 0, 0, 0, 0),
     ("smoke", None, 0, 0, 0, 0, 0),
     ("switch", None, 0, 0, 0, 0, 0),
-    ("power", "W", 0.0, 50000.0, 1, 5.0, 0.05),  # a kettle switching on is 2000 W; 5 W is a phone charger
-    ("energy", "kWh", 0.0, 10000000.0, 3, 0.01, 0.0),  # 10 Wh steps: a heartbeat carries the rest
-    ("voltage", "V", 0.0, 500.0, 1, 2.0, 0.0),  # mains wanders by a volt or two all day
-    ("current", "A", 0.0, 200.0, 2, 0.05, 0.05),
+    ("power", "W", 0, 50000, 1, 5, 0.05),  # a kettle switching on is 2000 W; 5 W is a phone charger
+    ("energy", "kWh", 0, 10000000, 3, 0.01, 0),  # 10 Wh steps: a heartbeat carries the rest
+    ("voltage", "V", 0, 500, 1, 2, 0),  # mains wanders by a volt or two all day
+    ("current", "A", 0, 200, 2, 0.05, 0.05),
 )
 
 # Why a reading has no value; index 0 means "no error". Codes are stored in one byte in the outbox.
