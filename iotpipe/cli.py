@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "bench": "issue #8 (benchmark suite)",
     "firmware": "iotpipe.firmware_cmd:firmware",
     "config": "iotpipe.config_cmd:config",
+    "certs": "iotpipe.security_cmd:certs",
+    "provision": "iotpipe.security_cmd:provision",
 }
 
 
