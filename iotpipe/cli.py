@@ -25,7 +25,7 @@ COMMANDS: dict[str, str] = {
     "cloud": "iotpipe.cloud_cmd:cloud",
     "etl": "iotpipe.cloud_cmd:etl",
     "alerts": "iotpipe.cloud_cmd:alerts",
-    "dash": "issue #6 (dashboard)",
+    "dash": "iotpipe.dash_cmd:dash",
     "report": "issue #8 (PDF report)",
     "bench": "issue #8 (benchmark suite)",
     "firmware": "iotpipe.firmware_cmd:firmware",
