@@ -12,6 +12,7 @@ from protocol.errors import ProtocolError, Reason
 from protocol.kinds import KINDS
 from protocol.messages import (
     Alert,
+    AlertAck,
     Command,
     ModeChange,
     ModeState,
@@ -164,3 +165,8 @@ def decode_mode_state(payload: bytes) -> ModeState:
 def decode_alert(payload: bytes) -> Alert:
     """Decode an alert message."""
     return _decode(payload, Alert, LIMITS.max_payload)
+
+
+def decode_alert_ack(payload: bytes) -> AlertAck:
+    """Decode a request to acknowledge an alert."""
+    return _decode(payload, AlertAck, LIMITS.max_payload)

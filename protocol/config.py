@@ -117,6 +117,7 @@ class HomeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     endpoints: Endpoints = Endpoints()
     gateway: dict[str, Any] = {}
     rules: tuple[dict[str, Any], ...] = ()
+    alarm: dict[str, Any] = {}
     cloud: dict[str, Any] = {}
     dashboard: dict[str, Any] = {}
     simulator: dict[str, Any] = {}

@@ -136,6 +136,13 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
     ack_at: Epoch | None = None
 
 
+class AlertAck(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
+    """A request on `gateway/alerts/ack` to acknowledge an alert by its id; the gateway records who and when."""
+
+    id: ShortText
+    by: ShortText
+
+
 class Rejection(msgspec.Struct, frozen=True, gc=False):
     """A message that failed validation, as published on the dead-letter topic."""
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from protocol.messages import Alert, Command, ModeChange, ModeState, Status, Telemetry, Uplink, Watermark
+from protocol.messages import Alert, AlertAck, Command, ModeChange, ModeState, Status, Telemetry, Uplink, Watermark
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
 MESSAGES: dict[str, type[msgspec.Struct]] = {
@@ -20,6 +20,7 @@ MESSAGES: dict[str, type[msgspec.Struct]] = {
     "mode-change": ModeChange,
     "mode-state": ModeState,
     "alert": Alert,
+    "alert-ack": AlertAck,
 }
 
 

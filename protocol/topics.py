@@ -21,6 +21,7 @@ class Channel(StrEnum):
     SET = "set"
     ACK = "ack"
     ALERTS = "alerts"
+    ALERTS_ACK = "alerts/ack"
     EVENTS = "events"
     MODE = "mode"
     MODE_SET = "mode/set"
@@ -29,7 +30,7 @@ class Channel(StrEnum):
 
 DEVICE_CHANNELS = frozenset({Channel.TELEMETRY, Channel.STATUS, Channel.SET, Channel.ACK})
 GATEWAY_CHANNELS = frozenset(
-    {Channel.ALERTS, Channel.EVENTS, Channel.MODE, Channel.MODE_SET, Channel.REJECTED, Channel.STATUS}
+    {Channel.ALERTS, Channel.ALERTS_ACK, Channel.EVENTS, Channel.MODE, Channel.MODE_SET, Channel.REJECTED, Channel.STATUS}
 )
 
 

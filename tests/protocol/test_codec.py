@@ -108,3 +108,11 @@ def test_frame_rows_flatten_one_row_per_reading() -> None:
     out = rows("demo", msg)
     assert [len(r) for r in out] == [len(READING_COLUMNS)] * 3
     assert [(r[4], r[7], r[8]) for r in out] == [(0, "power", 0.0), (1, "switch", 0.0), (2, "energy", None)]
+
+
+def test_alert_ack_decodes_and_refuses_unknown_fields() -> None:
+    ack = protocol.decode_alert_ack(b'{"id": "smoke-smoke-kitchen-1", "by": "anna"}')
+    assert (ack.id, ack.by) == ("smoke-smoke-kitchen-1", "anna")
+    with pytest.raises(protocol.ProtocolError) as info:
+        protocol.decode_alert_ack(b'{"id": "x", "by": "anna", "when": 1}')
+    assert info.value.reason is protocol.Reason.SCHEMA

@@ -35,3 +35,11 @@ def test_bad_topics_rejected(topic: str) -> None:
 def test_builders_refuse_bad_ids() -> None:
     with pytest.raises(ProtocolError):
         topics.edge("demo", "a/b", Channel.SET)
+
+
+def test_alert_ack_channel_is_a_gateway_channel() -> None:
+    topic = topics.edge("demo", "gateway", Channel.ALERTS_ACK)
+    assert topic == "iot/demo/gateway/alerts/ack"
+    assert topics.parse(topic).channel is Channel.ALERTS_ACK
+    with pytest.raises(ProtocolError):
+        topics.parse("iot/demo/plug-tv/alerts/ack")
