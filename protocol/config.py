@@ -207,4 +207,5 @@ def section(raw: dict[str, Any], kind: type[T], where: str) -> T:
     try:
         return msgspec.convert(raw, kind)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{where}.{_where(exc)}") from exc
+        located = " - at `$" in str(exc)  # a missing field is reported without a path: it belongs to `where`
+        raise ConfigError(f"{where}.{_where(exc)}" if located else f"{where}: {exc}") from exc
