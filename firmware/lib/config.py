@@ -68,6 +68,7 @@ def check(cfg, name="config.json"):
     """Fill defaults and validate; returns the config dict or raises ConfigError naming the key."""
     if not isinstance(cfg, dict):
         raise ConfigError("%s: top level must be an object" % name)
+    cfg.pop("sim", None)  # the unix-port fake HAL's section; never needed by the node itself
     for key in DEFAULTS:
         cfg.setdefault(key, DEFAULTS[key])
     c = _Checker(cfg, name)

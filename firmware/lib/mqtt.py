@@ -55,10 +55,15 @@ def connect_packet(client_id, keepalive, clean=True, user=None, password=None, w
     return bytes((CONNECT,)) + varint(len(body)) + body
 
 
-def publish_packet(topic, msg, qos=0, retain=False, pid=0, dup=False):
+def publish_header(topic, size, qos=0, retain=False, pid=0, dup=False):
+    """Everything of a PUBLISH before its `size`-byte payload."""
     header = PUBLISH | qos << 1 | (1 if retain else 0) | (8 if dup else 0)
-    body = _str(topic) + (struct.pack("!H", pid) if qos else b"") + msg
-    return bytes((header,)) + varint(len(body)) + body
+    var = _str(topic) + (struct.pack("!H", pid) if qos else b"")
+    return bytes((header,)) + varint(len(var) + size) + var
+
+
+def publish_packet(topic, msg, qos=0, retain=False, pid=0, dup=False):
+    return publish_header(topic, len(msg), qos, retain, pid, dup) + msg
 
 
 def subscribe_packet(pid, topic, qos=0):
@@ -74,6 +79,7 @@ class MQTTClient:
     """One MQTT connection. `on_message(topic, msg)`, `on_puback(pid)` are plain callables."""
 
     TIMEOUT_S = 5  # socket timeout: bounds every blocking call well under the watchdog period
+    BUF_SIZE = 1024  # one packet is assembled here: a 5-reading telemetry message is ~450 bytes
 
     def __init__(self, client_id, host, port=1883, user=None, password=None, keepalive=30):
         self.client_id = client_id
@@ -89,6 +95,7 @@ class MQTTClient:
         self.on_puback = None
         self.on_suback = None
         self.pong_pending = False
+        self.buf = bytearray(self.BUF_SIZE)
 
     def set_last_will(self, topic, msg, retain=False, qos=0):
         self.will = (topic, msg, retain, qos)
@@ -144,9 +151,28 @@ class MQTTClient:
         return self.pid
 
     def publish(self, topic, msg, retain=False, qos=0):
-        """Send a PUBLISH without waiting; returns the packet id to match its PUBACK (0 for QoS 0)."""
+        """Send a PUBLISH without waiting; returns the packet id to match its PUBACK (0 for QoS 0).
+
+        `msg` is bytes or a list of bytes chunks; the packet is assembled in a preallocated buffer and
+        written at once (one TCP segment, so Nagle never holds back a second small write)."""
         pid = self._next_pid() if qos else 0
-        self._write(publish_packet(topic, msg, qos, retain, pid))
+        chunks = (msg,) if isinstance(msg, (bytes, bytearray)) else msg
+        size = 0
+        for c in chunks:
+            size += len(c)
+        head = publish_header(topic, size, qos, retain, pid)
+        if len(head) + size > self.BUF_SIZE:
+            self._write(head)  # rare: bigger than the buffer, written piece by piece
+            for c in chunks:
+                self._write(c)
+            return pid
+        buf = self.buf
+        n = len(head)
+        buf[:n] = head
+        for c in chunks:
+            buf[n:n + len(c)] = c
+            n += len(c)
+        self._write(memoryview(buf)[:n])
         return pid
 
     def subscribe(self, topic, qos=0):

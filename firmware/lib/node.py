@@ -46,6 +46,7 @@ class Node:
         t = lambda ch: wire.topic(cfg["home"], self.device, ch)  # noqa: E731
         self.t_tele, self.t_status, self.t_set, self.t_ack = t("telemetry"), t("status"), t("set"), t("ack")
         self.outbox = Outbox(cfg["outbox_readings"])
+        self.chunks = []  # reused for every message
         self.sensors = []
         self.relay = self.buzzer = self.contact = None
         self.command = None
@@ -124,9 +125,9 @@ class Node:
         for slot in box.due(now, self.resend_ms):
             if not self.link.can_send():
                 return
-            payload = wire.telemetry(self.device, self.boot, box.seq[slot], box.ts_s[slot], box.ts_ms[slot],
-                                     box.readings(slot))
-            if not self.link.publish(self.t_tele, payload, False, 1):
+            wire.telemetry(self.chunks, self.device, self.boot, box.seq[slot], box.ts_s[slot], box.ts_ms[slot],
+                           box.readings(slot))
+            if not self.link.publish(self.t_tele, self.chunks, False, 1):
                 return
             box.mark_sent(slot, now)
 
@@ -137,6 +138,7 @@ def run(cfg):
     clock = Clock(cfg["ntp_host"])
     dog = hal.wdt(int(cfg["watchdog_s"] * 1000))
     loop_ms = cfg["loop_ms"]
+    cfg.clear()  # everything needed is copied out: the parsed JSON is garbage now
     peak = 0
     stats_at = hal.ticks_ms()
     gc.collect()  # start the peak count from the steady state, not from import garbage

@@ -1,62 +1,66 @@
-# The message contract on the device side: JSON built by hand and parsed with the json module.
-# Built by hand because the ESP32 port has 32-bit floats: json.dumps(1764460000.125) would print
-# 1.76446e+09, so `ts` is written from integer seconds and milliseconds instead.
+# The message contract on the device side. Messages are built as lists of small bytes chunks that the
+# MQTT client copies straight into its packet buffer: no joined string, no encode() copy, no packet
+# concatenation, which matters in a 64 KiB heap. `ts` is written from integer seconds and milliseconds
+# because the ESP32 port has 32-bit floats (1764460000.125 would print as 1.76446e+09).
 import json
 from kinds import KINDS, ERRORS
 
 FW_VERSION = "1.0.0"
 MAX_READINGS = 32  # protocol limit per message
+_FORMATS = (b"%.0f", b"%.1f", b"%.2f", b"%.3f")
 
 
 def topic(home, device, channel):
     return "iot/" + home + "/" + device + "/" + channel
 
 
-_FORMATS = ("%.0f", "%.1f", "%.2f", "%.3f")
-
-
-def _value(kind, value, err):
+def reading(out, kind, value, err):
+    """Append one reading's chunks; a failed sensor gives "value": null with its "err" reason."""
     spec = KINDS[kind]
+    out.append(b'{"kind":"')
+    out.append(spec[0])
     if err or value is None:
-        return "null"
+        out.append(b'","value":null,"unit":')
+    elif spec[1] is None:
+        out.append(b'","value":true,"unit":' if value else b'","value":false,"unit":')
+    else:
+        out.append(b'","value":')
+        out.append(_FORMATS[spec[4]] % value)
+        out.append(b',"unit":')
     if spec[1] is None:
-        return "true" if value else "false"
-    return _FORMATS[spec[4]] % value
-
-
-def reading(kind, value, err):
-    """One reading as JSON text; a failed sensor gives "value": null with its "err" reason."""
-    spec = KINDS[kind]
-    unit = "null" if spec[1] is None else '"' + spec[1] + '"'
-    text = '{"kind":"' + spec[0] + '","value":' + _value(kind, value, err) + ',"unit":' + unit
+        out.append(b"null")
+    else:
+        out.append(b'"')
+        out.append(spec[1])
+        out.append(b'"')
     if err or value is None:
-        text += ',"err":"' + ERRORS[err or 7] + '"'
-    return text + "}"
+        out.append(b',"err":"')
+        out.append(ERRORS[err or 7])
+        out.append(b'"}')
+    else:
+        out.append(b"}")
 
 
-def ts_text(ts_s, ts_ms):
-    """Epoch seconds with milliseconds, or null when the clock was never synced (ts_s == 0)."""
-    return "%d.%03d" % (ts_s, ts_ms) if ts_s else "null"
-
-
-def telemetry(device, boot, seq, ts_s, ts_ms, readings):
-    """A telemetry message as UTF-8 bytes; `readings` yields (kind, value, err) triples."""
-    parts = ['{"v":1,"device":"', device, '","boot":"', boot, '","seq":', str(seq), ',"ts":',
-             ts_text(ts_s, ts_ms), ',"readings":[']
+def telemetry(out, device, boot, seq, ts_s, ts_ms, readings):
+    """Fill `out` (a list, cleared here) with a telemetry message; `readings` yields (kind, value, err)."""
+    out.clear()
+    out.append(b'{"v":1,"device":"%s","boot":"%s","seq":%d,"ts":' % (device, boot, seq))
+    out.append(b"%d.%03d" % (ts_s, ts_ms) if ts_s else b"null")  # ts_s 0: the clock was never synced
+    out.append(b',"readings":[')
     first = True
     for kind, value, err in readings:
         if not first:
-            parts.append(",")
-        parts.append(reading(kind, value, err))
+            out.append(b",")
+        reading(out, kind, value, err)
         first = False
-    parts.append("]}")
-    return "".join(parts).encode()
+    out.append(b"]}")
+    return out
 
 
 def status(boot, dropped, interval_s):
     """The retained status published on every connect."""
-    return ('{"online":true,"fw":"%s","boot":"%s","dropped":%d,"interval":%d}'
-            % (FW_VERSION, boot, dropped, interval_s)).encode()
+    return b'{"online":true,"fw":"%s","boot":"%s","dropped":%d,"interval":%d}' % (
+        FW_VERSION, boot, dropped, interval_s)
 
 
 LWT = b'{"online":false}'

@@ -3,6 +3,7 @@
 # (ticks only: sleep_ms sleeps real milliseconds, ts stays wall-clock epoch), and a timeline moves the
 # inputs: {"t": 3, "pin": 14, "value": 1}, {"t": 4, "power": 2000}, {"t": 5, "adc": 34, "value": 900},
 # {"t": 6, "dht": "timeout"}, {"t": 7, "dht": {"temperature": 22.5, "humidity": 41}}.
+# {"power_ramp": W} raises the load by W every virtual second (wrapping at 3 kW) without an event list.
 # Output pins are printed ("P 12 1") so a test sees the relay move; {"run_for_s": N} ends the run.
 # Kept small on purpose: it shares the 64 KiB heap with the firmware it stands under.
 import json
@@ -80,6 +81,8 @@ def _settle():
         _pulses[m["cf"]] += watts / m["w_per_hz"] * (t - _at[0])
         _pulses[m["cf1"]] += (watts / volts / m["a_per_hz"] if current_mode else volts / m["v_per_hz"]) * (t - _at[0])
     _at[0] = t
+    if "power_ramp" in _s:  # W more every virtual second, wrapping at 3 kW: always something to report
+        _mains["power"] = _s["power_ramp"] * int(t) % 3000
 
 
 class Pin:
@@ -180,4 +183,13 @@ def halt(msg):
     sys.exit(78)  # EX_CONFIG, as the CPython services exit on a bad config
 
 
-wifi_start = net_kick = reset = print  # nothing to do here; never called with side effects that matter
+def wifi_start(ssid, password):
+    pass
+
+
+def net_kick():
+    pass
+
+
+def reset():
+    sys.exit(3)
