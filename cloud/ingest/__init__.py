@@ -1,0 +1,1 @@
+"""Cloud ingest: the uplink from gateways into the warehouse (idempotently) and the raw Parquet lake."""

@@ -1,0 +1,78 @@
+"""Write one Batch in one transaction: idempotent on every table, so a redelivered message changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cloud.errors import WarehouseUnavailableError
+from cloud.ingest.route import ROW_COLUMNS, Batch, Seen
+from cloud.warehouse import schema
+
+Insert = Callable[[sa.Table], Any]
+KEY = ("device", "boot", "seq", "idx")
+_KEY_POS = tuple(ROW_COLUMNS.index(c) for c in KEY)
+
+
+def insert_for(engine: sa.Engine | sa.Connection) -> Insert:
+    """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL both do)."""
+    return sqlite.insert if engine.dialect.name == "sqlite" else postgresql.insert
+
+
+def insert_readings(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert reading rows (ROW_COLUMNS order); a key already stored is skipped (ON CONFLICT DO NOTHING)."""
+    if not rows:
+        return
+    # Sorted by key so two workers inserting overlapping batches take row locks in the same order (no deadlock).
+    ordered = sorted(rows, key=lambda r: tuple(r[i] for i in _KEY_POS))
+    stmt = insert_for(conn)(schema.readings).on_conflict_do_nothing(index_elements=list(KEY))
+    conn.execute(stmt, [dict(zip(ROW_COLUMNS, row, strict=True)) for row in ordered])
+
+
+def _devices(conn: sa.Connection, devices: dict[tuple[str, str], Seen]) -> None:
+    """Upsert last-seen, place and presence; times only move forward, so batches may commit in any order."""
+    table = schema.devices
+    values = [
+        {"home": h, "device": d, "room": s.room, "appliance": s.appliance, "first_seen": s.first, "last_seen": s.last,
+         "online": s.online, "status_at": s.status_at, "fw": s.fw}
+        for (h, d), s in sorted(devices.items())
+    ]
+    stmt = insert_for(conn)(table)
+    new = stmt.excluded
+    newer_status = sa.func.coalesce(new.status_at, -1.0) >= sa.func.coalesce(table.c.status_at, -1.0)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["home", "device"],
+            set_={
+                "room": sa.func.coalesce(new.room, table.c.room),
+                "appliance": sa.func.coalesce(new.appliance, table.c.appliance),
+                "first_seen": sa.case((new.first_seen < table.c.first_seen, new.first_seen), else_=table.c.first_seen),
+                "last_seen": sa.case((new.last_seen > table.c.last_seen, new.last_seen), else_=table.c.last_seen),
+                "online": sa.case((newer_status & new.online.is_not(None), new.online), else_=table.c.online),
+                "status_at": sa.case((newer_status, new.status_at), else_=table.c.status_at),
+                "fw": sa.func.coalesce(new.fw, table.c.fw),
+            },
+        ),
+        values,
+    )
+
+
+def write(engine: sa.Engine, batch: Batch) -> None:
+    """Commit the whole batch or nothing; database trouble becomes WarehouseUnavailableError."""
+    try:
+        with engine.begin() as conn:
+            insert_readings(conn, batch.readings)
+            if batch.devices:
+                _devices(conn, batch.devices)
+            if batch.rejected:
+                conn.execute(sa.insert(schema.rejected), batch.rejected)
+            insert = insert_for(conn)
+            if batch.alerts:
+                conn.execute(insert(schema.alerts).on_conflict_do_nothing(), batch.alerts)
+            if batch.events:
+                conn.execute(insert(schema.gateway_events).on_conflict_do_nothing(), batch.events)
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:  # includes deadlocks and lost servers
+        raise WarehouseUnavailableError(f"{type(exc.orig).__name__}: {str(exc.orig).strip()[:200]}") from exc
