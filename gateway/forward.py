@@ -59,8 +59,15 @@ class Forwarder:
     """Owns the delete side of the outbox; its thread publishes, and settles PUBACKs the network thread reports."""
 
     def __init__(
-        self, home_id: str, config: GatewayConfig, reader: OutboxReader, link: Link, *, metrics: GatewayMetrics,
-        depth: Depth, wake: threading.Event,
+        self,
+        home_id: str,
+        config: GatewayConfig,
+        reader: OutboxReader,
+        link: Link,
+        *,
+        metrics: GatewayMetrics,
+        depth: Depth,
+        wake: threading.Event,
     ) -> None:
         self.config, self.reader, self.link, self.metrics = config, reader, link, metrics
         self.depth, self.wake = depth, wake
@@ -130,6 +137,8 @@ class Forwarder:
         for item in [r for r in self.retry if r[0] <= now]:
             self.retry.remove(item)
             self._publish(item[1])
+        if not self.link.connected.is_set():
+            return  # the outbox is the buffer; paho re-sends what is already in flight after a reconnect
         room = self.config.max_inflight - len(self.inflight)
         while room > 0 and not self._stopping.is_set():
             rows = self.reader.fetch(self.cursor, room * self.config.uplink_batch)

@@ -8,6 +8,7 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -40,17 +41,32 @@ def database_path(settings: Settings) -> Path:
 class EdgeIntake:
     """The edge broker connection: persistent session, QoS 1, manual acks; callbacks only hand messages on."""
 
-    def __init__(self, settings: Settings, config: GatewayConfig, inbox: queue.SimpleQueue[Incoming | None]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        config: GatewayConfig,
+        inbox: queue.SimpleQueue[Incoming | None],
+        clock: Callable[[], float],
+    ) -> None:
         self.home = settings.home_id
+        self.clock = clock
         self.inbox = inbox
         self.open = True
         self.on_reconnect: list[Any] = []
         self.link = Link(
-            "edge", settings.edge_url, f"gateway-{self.home}",
-            backoff=Backoff(config.backoff_min_s, config.backoff_max_s), keepalive=config.keepalive_s,
-            clean_start=False, session_expiry=config.session_expiry_s, manual_ack=True, on_up=self._subscribe,
+            "edge",
+            settings.edge_url,
+            f"gateway-{self.home}",
+            backoff=Backoff(config.backoff_min_s, config.backoff_max_s),
+            keepalive=config.keepalive_s,
+            clean_start=False,
+            session_expiry=config.session_expiry_s,
+            manual_ack=True,
+            on_up=self._subscribe,
         )
         self.link.client.on_message = self._on_message
+        self.subscribed = threading.Event()
+        self.link.client.on_subscribe = lambda *_: self.subscribed.set()
 
     @property
     def generation(self) -> int:
@@ -61,17 +77,19 @@ class EdgeIntake:
         # Subscribe on every connect: a broker that crashed may have lost our session.
         telemetry = f"iot/{self.home}/+/{Channel.TELEMETRY.value}"
         status = f"iot/{self.home}/+/{Channel.STATUS.value}"
-        self.link.client.subscribe([
-            (telemetry, SubscribeOptions(qos=1)),
-            (status, SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)),
-        ])
+        self.link.client.subscribe(
+            [
+                (telemetry, SubscribeOptions(qos=1)),
+                (status, SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)),
+            ]
+        )
         for callback in self.on_reconnect:
             callback()
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         if self.open:
             payload = bytes(message.payload)
-            self.inbox.put(Incoming(message.topic, payload, time.time(), message.mid, message.qos, self.generation))
+            self.inbox.put(Incoming(message.topic, payload, self.clock(), message.mid, message.qos, self.generation))
 
     def ack(self, mid: int, qos: int) -> None:
         """PUBACK a message after it is committed."""
@@ -86,8 +104,13 @@ class Gateway:
     """The running gateway; a context manager: `start()` on enter, `close()` (drain) on exit."""
 
     def __init__(
-        self, settings: Settings, config: GatewayConfig | None = None, *, metrics_port: int | None = None,
+        self,
+        settings: Settings,
+        config: GatewayConfig | None = None,
+        *,
+        metrics_port: int | None = None,
         db_path: Path | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.config = config = config or gateway_config(settings)
@@ -98,14 +121,25 @@ class Gateway:
         self.depth = Depth(self.store.count())
         wake = threading.Event()
         inbox: queue.SimpleQueue[Incoming | None] = queue.SimpleQueue()
-        self.edge = EdgeIntake(settings, config, inbox)
+        self.edge = EdgeIntake(settings, config, inbox, clock)
         self.writer = Writer(
-            settings.home, config, self.store, self.edge, metrics=self.metrics, depth=self.depth, wake=wake, inbox=inbox
+            settings.home,
+            config,
+            self.store,
+            self.edge,
+            metrics=self.metrics,
+            depth=self.depth,
+            wake=wake,
+            inbox=inbox,
+            clock=clock,
         )
         self.edge.on_reconnect.append(self._edge_up)
         self.cloud = Link(
-            "cloud", settings.cloud_url, f"gateway-{settings.home_id}",
-            backoff=Backoff(config.backoff_min_s, config.backoff_max_s), keepalive=config.keepalive_s,
+            "cloud",
+            settings.cloud_url,
+            f"gateway-{settings.home_id}",
+            backoff=Backoff(config.backoff_min_s, config.backoff_max_s),
+            keepalive=config.keepalive_s,
             on_up=self._cloud_up,
         )
         self.status_topic = topics.uplink(settings.home_id, GATEWAY, Channel.STATUS)
@@ -145,15 +179,22 @@ class Gateway:
         stalled = time.monotonic() - self.writer.heartbeat > STALL_S
         ok = self.writer.alive and self.forwarder.alive and not stalled
         return ok, {
-            "ok": ok, "edge": self.edge.link.connected.is_set(), "uplink": self.cloud.connected.is_set(),
-            "outbox_rows": self.depth.rows, "writer_stalled": stalled,
+            "ok": ok,
+            "edge": self.edge.link.connected.is_set(),
+            "uplink": self.cloud.connected.is_set(),
+            "outbox_rows": self.depth.rows,
+            "writer_stalled": stalled,
         }
 
     def start(self) -> None:
         """Start every thread; connections come up in the background and retry on their own."""
         logger.info(
             "gateway starting home=%s edge=%s cloud=%s db=%s outbox_rows=%d",
-            self.settings.home_id, self.settings.edge_url, self.settings.cloud_url, self.db_path, self.depth.rows,
+            self.settings.home_id,
+            self.settings.edge_url,
+            self.settings.cloud_url,
+            self.db_path,
+            self.depth.rows,
         )
         if self.http:
             self.http.start()
@@ -161,6 +202,10 @@ class Gateway:
         self.forwarder.start()
         self.cloud.start()
         self.edge.link.start()
+
+    def wait_ready(self, timeout: float = 10.0) -> bool:
+        """Wait until the edge subscriptions are in place (tests and the demo start publishing after this)."""
+        return self.edge.subscribed.wait(timeout)
 
     def close(self) -> None:
         """Drain: stop intake, commit and ack what was received, wait for uplink PUBACKs, then disconnect."""
@@ -194,7 +239,10 @@ def _watchdog_interval() -> float:
 
 
 def run(
-    settings: Settings, *, metrics_port: int | None = None, stop: threading.Event | None = None,
+    settings: Settings,
+    *,
+    metrics_port: int | None = None,
+    stop: threading.Event | None = None,
     db_path: Path | None = None,
 ) -> None:
     """Run the gateway until `stop` is set (or SIGTERM/SIGINT when called from the main thread without one)."""

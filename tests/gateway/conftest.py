@@ -72,4 +72,5 @@ def settings(make_settings: Callable[..., Settings], broker: Mosquitto, cloud_br
 def gateway(settings: Settings) -> Iterator[Gateway]:
     """A gateway running in this process, drained at the end."""
     with Gateway(settings) as running:
+        assert running.wait_ready(), "gateway did not subscribe"
         yield running

@@ -72,8 +72,14 @@ class TestDevice:
 
     def payload(self, seq: int) -> bytes:
         """The telemetry message of `seq`."""
-        body = {"v": 1, "device": self.device, "boot": self.boot, "seq": seq, "ts": time.time(),
-                "readings": [reading(seq, self.kind)]}
+        body = {
+            "v": 1,
+            "device": self.device,
+            "boot": self.boot,
+            "seq": seq,
+            "ts": time.time(),
+            "readings": [reading(seq, self.kind)],
+        }
         return msgspec.json.encode(body)
 
     def send(self, count: int = 1) -> list[int]:
@@ -110,9 +116,7 @@ class CloudSubscriber:
         self.other: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
         self.subscribed = threading.Event()
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"cloud-{home}"[:60], protocol=mqtt.MQTTv5
-        )
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"cloud-{home}"[:60], protocol=mqtt.MQTTv5)
         self.client.reconnect_delay_set(0.1, 0.5)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -138,7 +142,7 @@ class CloudSubscriber:
             else:
                 self.other.append((topic, message.payload))
 
-    def keys(self) -> list[tuple[str, str, int]]:
+    def received(self) -> list[tuple[str, str, int]]:
         """Identity keys of every uplink received, repeats included, in arrival order."""
         with self._lock:
             return [u.key for u in self.uplinks]

@@ -13,7 +13,7 @@ def test_reading_reaches_cloud(gateway: Gateway, broker: Mosquitto, cloud_broker
     device = TestDevice(broker.host, broker.port, home_id, "climate-a")
     wait_for(device.subscribed.is_set, what="device subscribed")
     device.send(50)
-    wait_for(lambda: len(cloud.keys()) >= 50, what="50 readings at the cloud")
+    wait_for(lambda: len(cloud.received()) >= 50, what="50 readings at the cloud")
     wait_for(lambda: not device.outbox, what="watermark freed the device outbox")
     assert cloud.uplinks[0].room == "living"
     device.close()
