@@ -7,7 +7,7 @@ from kinds import CONTACT
 
 class Contact:
     def __init__(self, pin_no, open_level=1, debounce_ms=50):
-        self.pin = hal.pin_in(pin_no, pull_up=True)
+        self.pin = hal.pin_in(pin_no, True)  # internal pull-up
         self.open_level = open_level
         self.debounce_ms = debounce_ms
         self.state = self.pin.value() == open_level

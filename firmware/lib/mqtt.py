@@ -1,23 +1,19 @@
 # A small MQTT 3.1.1 client, protocol layer only (shaped like micropython-lib's umqtt.simple):
-# CONNECT with credentials and LWT, PUBLISH QoS 0/1, SUBSCRIBE, PINGREQ, PUBACK matching.
-# No reconnect policy here: that lives in link.py on top. Every failure is an OSError.
+# _CONNECT with credentials and LWT, _PUBLISH QoS 0/1, _SUBSCRIBE, _PINGREQ, _PUBACK matching.
+# No reconnect policy here: that lives in link.py on top. Every failure is an OSError. The device never
+# disconnects on purpose (its LWT must fire when it dies), so there is no DISCONNECT.
 import socket
 import struct
 from micropython import const
 
-CONNECT = const(0x10)
-CONNACK = const(0x20)
-PUBLISH = const(0x30)
-PUBACK = const(0x40)
-SUBSCRIBE = const(0x82)  # 0x80 | 0b0010: the spec requires flags 0010 on SUBSCRIBE
-SUBACK = const(0x90)
-PINGREQ = const(0xC0)
-PINGRESP = const(0xD0)
-DISCONNECT = const(0xE0)
-
-
-class MQTTError(OSError):
-    pass
+_CONNECT = const(0x10)
+_CONNACK = const(0x20)
+_PUBLISH = const(0x30)
+_PUBACK = const(0x40)
+_SUBSCRIBE = const(0x82)  # 0x80 | 0b0010: the spec requires flags 0010 on _SUBSCRIBE
+_SUBACK = const(0x90)
+_PINGREQ = const(0xC0)
+_PINGRESP = const(0xD0)
 
 
 def varint(n):
@@ -38,7 +34,7 @@ def _str(s):
 
 
 def connect_packet(client_id, keepalive, clean=True, user=None, password=None, will=None):
-    """CONNECT bytes; `will` is (topic, message, retain, qos) or None."""
+    """_CONNECT bytes; `will` is (topic, message, retain, qos) or None."""
     flags = 0x02 if clean else 0
     payload = _str(client_id)
     if will:
@@ -52,27 +48,23 @@ def connect_packet(client_id, keepalive, clean=True, user=None, password=None, w
             flags |= 0x40
             payload += _str(password)
     body = b"\x00\x04MQTT\x04" + bytes((flags,)) + struct.pack("!H", keepalive) + payload
-    return bytes((CONNECT,)) + varint(len(body)) + body
+    return bytes((_CONNECT,)) + varint(len(body)) + body
 
 
 def publish_header(topic, size, qos=0, retain=False, pid=0, dup=False):
-    """Everything of a PUBLISH before its `size`-byte payload."""
-    header = PUBLISH | qos << 1 | (1 if retain else 0) | (8 if dup else 0)
+    """Everything of a _PUBLISH before its `size`-byte payload."""
+    header = _PUBLISH | qos << 1 | (1 if retain else 0) | (8 if dup else 0)
     var = _str(topic) + (struct.pack("!H", pid) if qos else b"")
     return bytes((header,)) + varint(len(var) + size) + var
 
 
-def publish_packet(topic, msg, qos=0, retain=False, pid=0, dup=False):
-    return publish_header(topic, len(msg), qos, retain, pid, dup) + msg
-
-
 def subscribe_packet(pid, topic, qos=0):
     body = struct.pack("!H", pid) + _str(topic) + bytes((qos,))
-    return bytes((SUBSCRIBE,)) + varint(len(body)) + body
+    return bytes((_SUBSCRIBE,)) + varint(len(body)) + body
 
 
 def puback_packet(pid):
-    return struct.pack("!BBH", PUBACK, 2, pid)
+    return struct.pack("!BBH", _PUBACK, 2, pid)
 
 
 class MQTTClient:
@@ -81,7 +73,7 @@ class MQTTClient:
     TIMEOUT_S = 5  # socket timeout: bounds every blocking call well under the watchdog period
     BUF_SIZE = 1024  # one packet is assembled here: a 5-reading telemetry message is ~450 bytes
 
-    def __init__(self, client_id, host, port=1883, user=None, password=None, keepalive=30):
+    def __init__(self, client_id, host, port=1883, user=None, password=None, keepalive=30, buf=None):
         self.client_id = client_id
         self.host = host
         self.port = port
@@ -93,15 +85,14 @@ class MQTTClient:
         self.pid = 0
         self.on_message = None
         self.on_puback = None
-        self.on_suback = None
         self.pong_pending = False
-        self.buf = bytearray(self.BUF_SIZE)
+        self.buf = buf if buf is not None else bytearray(self.BUF_SIZE)  # pass one in to place it early
 
     def set_last_will(self, topic, msg, retain=False, qos=0):
         self.will = (topic, msg, retain, qos)
 
     def connect(self, clean=True, sock=None):
-        """Open the socket (or use `sock`), send CONNECT, wait for CONNACK; returns session_present."""
+        """Open the socket (or use `sock`), send _CONNECT, wait for _CONNACK; returns session_present."""
         if sock is None:
             addr = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0][-1]
             sock = socket.socket()
@@ -120,12 +111,12 @@ class MQTTClient:
         except OSError:
             self.close()
             raise
-        if resp[0] != CONNACK or resp[1] != 2:
+        if resp[0] != _CONNACK or resp[1] != 2:
             self.close()
-            raise MQTTError("bad CONNACK")
+            raise OSError("bad _CONNACK")
         if resp[3]:
             self.close()
-            raise MQTTError("connection refused, code %d" % resp[3])  # 4 bad credentials, 5 not authorized
+            raise OSError("connection refused, code %d" % resp[3])  # 4 bad credentials, 5 not authorized
         return resp[2] & 1
 
     def close(self):
@@ -136,14 +127,8 @@ class MQTTClient:
                 pass
         self.sock = None
 
-    def disconnect(self):
-        try:
-            self._write(bytes((DISCONNECT, 0)))
-        finally:
-            self.close()
-
     def ping(self):
-        self._write(bytes((PINGREQ, 0)))
+        self._write(bytes((_PINGREQ, 0)))
         self.pong_pending = True
 
     def _next_pid(self):
@@ -151,7 +136,7 @@ class MQTTClient:
         return self.pid
 
     def publish(self, topic, msg, retain=False, qos=0):
-        """Send a PUBLISH without waiting; returns the packet id to match its PUBACK (0 for QoS 0).
+        """Send a _PUBLISH without waiting; returns the packet id to match its _PUBACK (0 for QoS 0).
 
         `msg` is bytes or a list of bytes chunks; the packet is assembled in a preallocated buffer and
         written at once (one TCP segment, so Nagle never holds back a second small write)."""
@@ -161,7 +146,7 @@ class MQTTClient:
         for c in chunks:
             size += len(c)
         head = publish_header(topic, size, qos, retain, pid)
-        if len(head) + size > self.BUF_SIZE:
+        if len(head) + size > len(self.buf):
             self._write(head)  # rare: bigger than the buffer, written piece by piece
             for c in chunks:
                 self._write(c)
@@ -176,7 +161,7 @@ class MQTTClient:
         return pid
 
     def subscribe(self, topic, qos=0):
-        """Send SUBSCRIBE without waiting; the SUBACK arrives through check_msg."""
+        """Send _SUBSCRIBE without waiting; the _SUBACK arrives through check_msg."""
         pid = self._next_pid()
         self._write(subscribe_packet(pid, topic, qos))
         return pid
@@ -199,7 +184,7 @@ class MQTTClient:
             if first is None:
                 return handled
             if first == b"":
-                raise MQTTError("connection closed by broker")
+                raise OSError("connection closed by broker")
             self._handle(first[0])
             handled += 1
 
@@ -213,26 +198,24 @@ class MQTTClient:
                 return n
             shift += 7
             if shift > 21:
-                raise MQTTError("bad remaining length")
+                raise OSError("bad remaining length")
 
     def _handle(self, header):
         size = self._remaining_length()
         body = self._read(size) if size else b""
         kind = header & 0xF0
-        if kind == PUBLISH:
+        if kind == _PUBLISH:
             self._handle_publish(header, body)
-        elif kind == PUBACK:
+        elif kind == _PUBACK:
             if self.on_puback:
                 self.on_puback(struct.unpack("!H", body)[0])
-        elif kind == SUBACK:
+        elif kind == _SUBACK:
             if body[2] == 0x80:
-                raise MQTTError("subscription refused")
-            if self.on_suback:
-                self.on_suback(struct.unpack("!H", body[:2])[0])
-        elif kind == PINGRESP:
+                raise OSError("subscription refused")
+        elif kind == _PINGRESP:
             self.pong_pending = False
         else:
-            raise MQTTError("unexpected packet 0x%02x" % header)
+            raise OSError("unexpected packet 0x%02x" % header)
 
     def _handle_publish(self, header, body):
         tlen = struct.unpack("!H", body[:2])[0]
@@ -248,23 +231,23 @@ class MQTTClient:
         if qos == 1:
             self._write(puback_packet(pid))
         elif qos == 2:
-            raise MQTTError("QoS 2 is not supported")  # we only ever subscribe with QoS <= 1
+            raise OSError("QoS 2 is not supported")  # we only ever subscribe with QoS <= 1
 
     def _read(self, n):
         buf = b""
         while len(buf) < n:
             chunk = self.sock.read(n - len(buf))
             if not chunk:
-                raise MQTTError("connection closed by broker")
+                raise OSError("connection closed by broker")
             buf += chunk
         return buf
 
     def _write(self, data):
         if self.sock is None:
-            raise MQTTError("not connected")
+            raise OSError("not connected")
         view = memoryview(data)
         while view:
             n = self.sock.write(view)
             if not n:
-                raise MQTTError("socket write failed")
+                raise OSError("socket write failed")
             view = view[n:]

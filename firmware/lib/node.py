@@ -5,9 +5,6 @@ import sys
 import hal
 import kinds
 import wire
-from outbox import Outbox
-from link import Link
-from mqtt import MQTTClient
 from log import log
 
 STATS_MS = 5000
@@ -15,54 +12,23 @@ RESYNC_MS = 6 * 3600 * 1000  # the ESP32 RTC drifts several seconds a day
 RETRY_MS = 60000  # while the clock was never set, ts is null: try NTP again every minute
 
 
-class Clock:
-    """Keeps the RTC set from NTP; `hal.epoch_ms()` reports None until the first success."""
-
-    def __init__(self, host):
-        self.host = host
-        self.next_sync = hal.ticks_ms()
-        self.synced = False
-
-    def maintain(self, now):
-        if hal.ticks_diff(now, self.next_sync) < 0 or not hal.net_up():
-            return
-        ok = hal.ntp_once(self.host)
-        if ok != self.synced:
-            log("I" if ok else "W", "ntp %s" % ("synced" if ok else "failed: ts will be null"))
-        self.synced = self.synced or ok
-        self.next_sync = hal.ticks_add(now, RESYNC_MS if ok else RETRY_MS)
-
-
-
-
 class Node:
-    def __init__(self, cfg):
-        self.device = cfg["device"]
-        self.boot = hal.rand_hex(4)  # 8 hex chars, new every boot: (device, boot, seq) is the key
-        self.seq = 0
-        self.interval_ms = int(cfg["interval_s"] * 1000)
-        self.resend_ms = int(cfg["resend_s"] * 1000)
-        self.interval_s = cfg["interval_s"]
-        t = lambda ch: wire.topic(cfg["home"], self.device, ch)  # noqa: E731
-        self.t_tele, self.t_status, self.t_set, self.t_ack = t("telemetry"), t("status"), t("set"), t("ack")
-        self.outbox = Outbox(cfg["outbox_readings"])
-        self.chunks = []  # reused for every message
-        self.sensors = []
-        self.relay = self.buzzer = self.contact = None
-        self.command = None
-        self.sent = {}  # kind -> (value, err) last put in a message, for change detection
-        self.last_msg = None
-        self.overflowing = False
+    def __init__(self, cfg, box, packet_buf):
+        # The setup lives in roles.py, which is dropped once it ran: bytecode costs heap as long as its
+        # module is loaded, and this code runs once.
         import roles
-        getattr(roles, cfg["role"])(self, cfg.get(cfg["role"], {}))
-        del sys.modules["roles"]  # setup code, needed once
-        m = cfg["mqtt"]
-        client = MQTTClient(self.device, m["host"], m["port"], m.get("user"), m.get("password"),
-                            m.get("keepalive_s", 30))
-        client.set_last_will(self.t_status, wire.LWT, retain=True, qos=1)
-        client.on_message = self._message
-        self.link = Link(client, self._connected)
-        log("I", "node %s role=%s boot=%s fw=%s" % (self.device, cfg["role"], self.boot, wire.FW_VERSION))
+        roles.build(self, cfg, box, packet_buf)
+        del sys.modules["roles"]
+
+    def clock(self, now):
+        """Keep the RTC set from NTP: every few hours, every minute while it was never set (ts null)."""
+        if hal.ticks_diff(now, self.ntp_at) < 0 or not hal.net_up():
+            return
+        ok = hal.ntp_once(self.ntp_host)
+        if ok != self.synced:
+            log("I" if ok else "W", "ntp synced" if ok else "ntp failed: ts stays null")
+        self.synced = self.synced or ok
+        self.ntp_at = hal.ticks_add(now, RESYNC_MS if ok else RETRY_MS)
 
     def _connected(self):
         """After CONNACK: retained status, subscriptions, and everything unacknowledged goes again."""
@@ -132,10 +98,9 @@ class Node:
             box.mark_sent(slot, now)
 
 
-def run(cfg):
+def run(cfg, box, packet_buf):
     """main.py: build the node from a checked config, then loop forever (the watchdog guards the loop)."""
-    node = Node(cfg)
-    clock = Clock(cfg["ntp_host"])
+    node = Node(cfg, box, packet_buf)
     dog = hal.wdt(int(cfg["watchdog_s"] * 1000))
     loop_ms = cfg["loop_ms"]
     cfg.clear()  # everything needed is copied out: the parsed JSON is garbage now
@@ -145,7 +110,7 @@ def run(cfg):
     try:
         while True:
             now = hal.ticks_ms()
-            clock.maintain(now)
+            node.clock(now)
             node.link.poll(now)
             node.step(now)
             dog.feed()

@@ -6,24 +6,24 @@ from array import array
 import time
 
 
-def _zeros(code, size, n):
-    return array(code, bytes(size * n))
-
-
 class Outbox:
     def __init__(self, max_readings=200):
         n = max_readings  # every message has at least one reading, so n message slots always suffice
         self.cap = n
-        self.seq = _zeros("L", 4, n)
-        self.ts_s = _zeros("L", 4, n)  # 0 = no synced clock (ts null); uint32 seconds last until 2106
-        self.ts_ms = _zeros("H", 2, n)
-        self.first = _zeros("H", 2, n)  # index of the message's first reading in the reading ring
-        self.count = _zeros("B", 1, n)
-        self.sent_at = _zeros("l", 4, n)  # ticks_ms of the last send
-        self.sent = _zeros("B", 1, n)  # 0 = still to send (new, or after a reconnect)
-        self.kind = _zeros("B", 1, n)
-        self.value = _zeros("f", 4, n)
-        self.err = _zeros("B", 1, n)
+        # One zero buffer serves every array: a temporary per array would leave a hole between each pair
+        # of arrays, and a fragmented heap cannot hold the 1 KB packet buffer.
+        z = bytes(4 * n)
+        z2 = bytes(2 * n)  # allocated right after z: once both are garbage they make one hole
+        self.seq = array("L", z)
+        self.ts_s = array("L", z)  # 0 = no synced clock (ts null); uint32 seconds last until 2106
+        self.ts_ms = array("H", z2)
+        self.first = array("H", z2)  # index of the message's first reading in the reading ring
+        self.count = bytearray(n)
+        self.sent_at = array("l", z)  # ticks_ms of the last send
+        self.sent = bytearray(n)  # 0 = still to send (new, or after a reconnect)
+        self.kind = bytearray(n)
+        self.value = array("f", z)
+        self.err = bytearray(n)
         self.head = 0  # oldest message slot
         self.msgs = 0
         self.r_head = 0  # oldest reading

@@ -1,5 +1,42 @@
-# The three node roles from one firmware: which drivers a config builds. Imported once at start and
-# then dropped from memory (node.py removes it from sys.modules).
+# Node setup, and the three node roles from one firmware (which drivers a config builds). Imported once
+# at start and then dropped from memory (node.py removes it from sys.modules).
+import hal
+import wire
+from link import Link
+from mqtt import MQTTClient
+from log import log
+
+
+def build(node, cfg, box, packet_buf):
+    """Fill a Node from a checked config: identity, topics, outbox, drivers, MQTT link."""
+    node.device = cfg["device"]
+    node.boot = hal.rand_hex(4)  # 8 hex chars, new every boot: (device, boot, seq) is the key
+    node.seq = 0
+    node.interval_ms = int(cfg["interval_s"] * 1000)
+    node.resend_ms = int(cfg["resend_s"] * 1000)
+    node.interval_s = cfg["interval_s"]
+    home = cfg["home"]
+    node.t_tele, node.t_status, node.t_set, node.t_ack = (
+        wire.topic(home, node.device, ch) for ch in ("telemetry", "status", "set", "ack"))
+    m = cfg["mqtt"]
+    client = MQTTClient(node.device, m["host"], m["port"], m.get("user"), m.get("password"),
+                        m.get("keepalive_s", 30), packet_buf)
+    client.set_last_will(node.t_status, wire.LWT, retain=True, qos=1)
+    node.outbox = box
+    client.on_message = node._message
+    node.chunks = []  # reused for every message
+    node.sensors = []
+    node.relay = node.buzzer = node.contact = None
+    node.command = None
+    node.sent = {}  # kind -> (value, err) last put in a message, for change detection
+    node.last_msg = None
+    node.overflowing = False
+    node.ntp_host = cfg["ntp_host"]
+    node.ntp_at = hal.ticks_ms()
+    node.synced = False
+    _ROLES[cfg["role"]](node, cfg.get(cfg["role"], {}))
+    node.link = Link(client, node._connected)
+    log("I", "node %s role=%s boot=%s fw=%s" % (node.device, cfg["role"], node.boot, wire.FW_VERSION))
 
 
 def climate(node, c):
@@ -31,3 +68,6 @@ def plug(node, c):
     node.sensors.append(node.relay)
     node.sensors.append(PowerMeter(c["cf_pin"], c["cf1_pin"], c["sel_pin"], c.get("sel_current_level", 1),
                                    c["w_per_hz"], c["v_per_hz"], c["a_per_hz"], c.get("energy_file")))
+
+
+_ROLES = {"climate": climate, "security": security, "plug": plug}

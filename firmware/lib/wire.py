@@ -1,4 +1,5 @@
-# The message contract on the device side. Messages are built as lists of small bytes chunks that the
+# The message contract on the device side. Messages are built as lists of small bytes chunks (bytes % str
+# is MicroPython's, UTF-8) that the
 # MQTT client copies straight into its packet buffer: no joined string, no encode() copy, no packet
 # concatenation, which matters in a 64 KiB heap. `ts` is written from integer seconds and milliseconds
 # because the ESP32 port has 32-bit floats (1764460000.125 would print as 1.76446e+09).
@@ -14,31 +15,17 @@ def topic(home, device, channel):
     return "iot/" + home + "/" + device + "/" + channel
 
 
-def reading(out, kind, value, err):
-    """Append one reading's chunks; a failed sensor gives "value": null with its "err" reason."""
-    spec = KINDS[kind]
-    out.append(b'{"kind":"')
-    out.append(spec[0])
+def reading(kind, value, err):
+    """One reading as bytes; a failed sensor gives "value": null with its "err" reason."""
+    name, unit = KINDS[kind][0], KINDS[kind][1]
+    unit = b"null" if unit is None else b'"%s"' % unit
     if err or value is None:
-        out.append(b'","value":null,"unit":')
-    elif spec[1] is None:
-        out.append(b'","value":true,"unit":' if value else b'","value":false,"unit":')
+        return b'{"kind":"%s","value":null,"unit":%s,"err":"%s"}' % (name, unit, ERRORS[err or 7])
+    if KINDS[kind][1] is None:
+        text = b"true" if value else b"false"
     else:
-        out.append(b'","value":')
-        out.append(_FORMATS[spec[4]] % value)
-        out.append(b',"unit":')
-    if spec[1] is None:
-        out.append(b"null")
-    else:
-        out.append(b'"')
-        out.append(spec[1])
-        out.append(b'"')
-    if err or value is None:
-        out.append(b',"err":"')
-        out.append(ERRORS[err or 7])
-        out.append(b'"}')
-    else:
-        out.append(b"}")
+        text = _FORMATS[KINDS[kind][4]] % value
+    return b'{"kind":"%s","value":%s,"unit":%s}' % (name, text, unit)
 
 
 def telemetry(out, device, boot, seq, ts_s, ts_ms, readings):
@@ -51,7 +38,7 @@ def telemetry(out, device, boot, seq, ts_s, ts_ms, readings):
     for kind, value, err in readings:
         if not first:
             out.append(b",")
-        reading(out, kind, value, err)
+        out.append(reading(kind, value, err))
         first = False
     out.append(b"]}")
     return out

@@ -25,16 +25,6 @@ _at = [0.0]  # virtual time the pulse counts were last brought up to date
 _wdt = [None, 0]  # timeout, last feed
 
 
-def setup(path):
-    with open(path) as f:
-        _s.update(json.load(f).get("sim", {}))
-    _s["events"].sort(key=lambda e: e["t"])
-    _dht.update(_s.get("dht", {}))
-    _mains.update(_s.get("mains", {}))
-    if "meter" in _s:
-        _pulses[_s["meter"]["cf"]] = _pulses[_s["meter"]["cf1"]] = 0.0
-
-
 def ticks_ms():
     return ticks_add(_t0, int(ticks_diff(time.ticks_ms(), _t0) * _s["speed"]))
 
@@ -50,7 +40,7 @@ def sleep_ms(ms):
         ev = _s["events"].pop(0)
         _settle()
         if "pin" in ev:
-            _pin(ev["pin"]).drive(ev["value"])
+            _drive(ev["pin"], ev["value"])
         elif "adc" in ev:
             _s["adc"][str(ev["adc"])] = ev["value"]
         elif "dht" in ev:
@@ -71,6 +61,17 @@ def epoch_ms():
     return time.time_ns() // 1000000 if _s["ntp"] else None
 
 
+# Set up at import (run.py has already moved into the work folder): top-level code is freed after
+# import, a setup() function would stay in the heap for nothing.
+with open("config.json") as _f:
+    _s.update(json.load(_f).get("sim", {}))
+_s["events"].sort(key=lambda e: e["t"])
+_dht.update(_s.get("dht", {}))
+_mains.update(_s.get("mains", {}))
+if "meter" in _s:
+    _pulses[_s["meter"]["cf"]] = _pulses[_s["meter"]["cf1"]] = 0.0
+
+
 def _settle():
     """Bring the BL0937 pulse counts up to now at the rates of the current load and SEL pin."""
     m = _s.get("meter")
@@ -86,12 +87,12 @@ def _settle():
 
 
 class Pin:
-    """A pin, and also the ADC, PWM, DHT22 and pulse counter that sit on one."""
+    """A pin, and also the ADC, PWM, DHT22, pulse counter and watchdog that sit on one (fewer classes,
+    less heap)."""
 
     def __init__(self, no):
         self.no = no
         self.v = _s["pins"].get(str(no), 0)
-        self.out = False
         self.handler = None
         self.trigger = 0
 
@@ -104,13 +105,6 @@ class Pin:
         _settle()  # the SEL pin changes what CF1 counts
         self.v = 1 if v else 0
         print("P", self.no, self.v)
-
-    def drive(self, v):
-        """An input changes from outside: fire the interrupt as the board would."""
-        old, self.v = self.v, 1 if v else 0
-        edge = IRQ_RISING if self.v > old else IRQ_FALLING if self.v < old else 0
-        if self.handler and edge & self.trigger:
-            self.handler(self)
 
     def irq(self, handler, trigger, hard=False):
         self.handler, self.trigger = handler, trigger
@@ -133,15 +127,23 @@ class Pin:
     def humidity(self):
         return _dht["humidity"]
 
+    def feed(self):
+        _wdt[1] = ticks_ms()
 
-def _pin(no):
+
+def _drive(no, v):
+    """An input changes from outside: fire the interrupt as the board would."""
+    p = _pin(no)
+    old, p.v = p.v, 1 if v else 0
+    edge = IRQ_RISING if p.v > old else IRQ_FALLING if p.v < old else 0
+    if p.handler and edge & p.trigger:
+        p.handler(p)
+
+
+def _pin(no, *_):
     if no not in _pins:
         _pins[no] = Pin(no)
     return _pins[no]
-
-
-def pin_in(no, pull_up=False):
-    return _pin(no)
 
 
 def pin_out(no, value=0):
@@ -149,21 +151,12 @@ def pin_out(no, value=0):
     return _pins[no]
 
 
-adc = counter = dht22 = _pin
-
-
-def pwm(no, freq, duty_u16=0):
-    return _pin(no)
-
-
-class _WDT:
-    def feed(self):
-        _wdt[1] = ticks_ms()
+pin_in = adc = counter = dht22 = pwm = _pin
 
 
 def wdt(timeout_ms):
     _wdt[0], _wdt[1] = timeout_ms, ticks_ms()
-    return _WDT()
+    return Pin(-1)
 
 
 def rand_hex(nbytes):
@@ -183,13 +176,12 @@ def halt(msg):
     sys.exit(78)  # EX_CONFIG, as the CPython services exit on a bad config
 
 
-def wifi_start(ssid, password):
-    pass
-
-
-def net_kick():
-    pass
-
-
 def reset():
     sys.exit(3)
+
+
+def wifi_start(*_):
+    pass
+
+
+net_kick = wifi_start

@@ -19,9 +19,8 @@ _hal = _abs(sys.argv[3]) if len(sys.argv) > 3 else _here
 sys.path[:0] = [_hal, _lib]
 os.chdir(sys.argv[1])
 
-import hal  # noqa: E402
+import hal  # noqa: E402, F401  (the fake HAL reads config.json's "sim" section as it loads)
 
-hal.setup("config.json")
 for _name in ("boot.py", "main.py"):
     with open(_fw + "/" + _name) as _f:
         _code = _f.read()

@@ -101,6 +101,20 @@ class FirmwareNode:
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n--- firmware output ---\n{self.output()[-3000:]}") from None
 
+    def until(self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+        """wait_for, failing with the firmware's output (and noticing when it died)."""
+
+        def check() -> Any:
+            result = predicate()
+            if not result and self.proc.poll() is not None:
+                raise AssertionError(f"firmware exited {self.proc.returncode} before {what}")
+            return result
+
+        try:
+            return wait_for(check, timeout, what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n--- firmware output ---\n{self.output()[-3000:]}") from None
+
     def pin(self, no: int) -> int | None:
         """The last level the firmware drove an output pin to (the fake HAL prints `P <pin> <level>`)."""
         with self._lock:

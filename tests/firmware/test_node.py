@@ -60,7 +60,7 @@ def test_plug_meters_power_obeys_set_and_leaves_a_will(
     gateway = Gateway(broker.host, broker.port, home_id)
     try:
         node = nodes(plug_config(home_id, broker.url, events=[{"t": 3, "power": 2000}]))
-        wait_for(lambda: any(v and v > 1900 for v in readings(gateway, "power")), 15, "2000 W in telemetry")
+        node.until(lambda: any(v and v > 1900 for v in readings(gateway, "power")), 15, "2000 W in telemetry")
         power = readings(gateway, "power")
         assert 0.0 in power, "the plug reported 0 W before the load came on: zero is a value"
         assert abs(max(power) - 2000) < 20
@@ -70,7 +70,7 @@ def test_plug_meters_power_obeys_set_and_leaves_a_will(
         client = gateway.client
         client.publish(f"iot/{home_id}/plug-kettle/set", json.dumps({"switch": True}), qos=1)
         node.wait_line(lambda line: line == "P 12 1", 10, "the relay pin driven high")
-        wait_for(lambda: True in readings(gateway, "switch"), 10, "telemetry answering the command")
+        node.until(lambda: True in readings(gateway, "switch"), 10, "telemetry answering the command")
 
         status = [json.loads(p) for _, p, _ in gateway.on("status")]
         assert status[0]["online"] is True and status[0]["fw"] == "1.0.0" and status[0]["dropped"] == 0
@@ -94,12 +94,12 @@ def test_security_node_reports_door_and_motion(
                                                                {"t": 4.2, "pin": 27, "value": 0}]},
         }
         node = nodes(config)
-        wait_for(lambda: True in readings(gateway, "contact"), 15, "the door opening")
+        node.until(lambda: True in readings(gateway, "contact"), 15, "the door opening")
         assert readings(gateway, "contact")[0] is False, "closed before t = 3 s"
         node.wait_line(lambda line: line == "B 25 32768", 5, "a buzzer chirp on the door opening")
-        wait_for(lambda: True in readings(gateway, "motion"), 10, "motion")
+        node.until(lambda: True in readings(gateway, "motion"), 10, "motion")
         motion = readings(gateway, "motion")
-        wait_for(lambda: readings(gateway, "motion")[-1] is False, 10, "motion clearing after its hold time")
+        node.until(lambda: readings(gateway, "motion")[-1] is False, 10, "motion clearing after its hold time")
         assert motion[0] is False
         assert_contract(gateway)
     finally:
@@ -117,13 +117,13 @@ def test_climate_node_sends_no_fake_values(
             "sim": {"speed": 10, "ntp": False, "adc": {"34": 0}, "dht": {"temperature": -3.5, "humidity": 0.0},
                     "events": [{"t": 6, "dht": "timeout"}, {"t": 6, "adc": 34, "value": 30000}]},
         }
-        nodes(config)
+        node = nodes(config)
         failed = lambda: [r for m in gateway.telemetry() for r in m["readings"] if r.get("err")]  # noqa: E731
-        wait_for(failed, 20, "the DHT22 failure reported as value null with err")
+        node.until(failed, 20, "the DHT22 failure reported as value null with err")
         assert {r["kind"] for r in failed()} == {"temperature", "humidity"}
         assert all(r["value"] is None and r["err"] == "timeout" for r in failed())
         assert -3.5 in readings(gateway, "temperature") and 0.0 in readings(gateway, "humidity")
-        wait_for(lambda: any(v and v > 0 for v in readings(gateway, "light")), 10, "light after the lamp")
+        node.until(lambda: any(v and v > 0 for v in readings(gateway, "light")), 10, "light after the lamp")
         assert 0 in readings(gateway, "light"), "dark is 0 lx, a value"
         assert all(m["ts"] is None for m in gateway.telemetry()), "no NTP: ts is null, never a guess"
         assert_contract(gateway)
@@ -140,15 +140,15 @@ def test_broker_restart_loses_nothing_and_duplicates_nothing(
     try:
         # The load changes every virtual second, so there is always something to buffer.
         node = nodes(plug_config(home_id, server.url, power_ramp=100, speed=5))
-        wait_for(lambda: gateway.watermark("plug-kettle") >= 3, 15, "the first acknowledged messages")
+        node.until(lambda: gateway.watermark("plug-kettle") >= 3, 15, "the first acknowledged messages")
         server.stop()
         node.wait_line(lambda line: line.startswith("W mqtt down"), 10, "the device noticing")
         before = node.stats().get("seq", 0)
-        wait_for(lambda: node.stats().get("seq", 0) >= before + 5, 15, "readings taken while the broker is down")
+        node.until(lambda: node.stats().get("seq", 0) >= before + 5, 15, "readings taken while the broker is down")
         buffered_to = node.stats()["seq"]
         assert node.stats()["outbox"] >= buffered_to - gateway.watermark("plug-kettle") - 1
         server.start()
-        wait_for(lambda: gateway.watermark("plug-kettle") >= buffered_to, 20, "the buffered readings")
+        node.until(lambda: gateway.watermark("plug-kettle") >= buffered_to, 20, "the buffered readings")
 
         by_key: dict[tuple[str, int], list[bytes]] = {}
         for _, payload, _ in gateway.on("telemetry"):
@@ -158,7 +158,7 @@ def test_broker_restart_loses_nothing_and_duplicates_nothing(
         assert seqs == list(range(1, seqs[-1] + 1)), "no gap"
         assert all(len(set(copies)) == 1 for copies in by_key.values()), "a resend carries the same key and data"
         assert len({boot for boot, _ in by_key}) == 1
-        wait_for(lambda: node.stats().get("outbox", 99) <= 2, 10, "the watermark emptying the outbox")
+        node.until(lambda: node.stats().get("outbox", 99) <= 2, 10, "the watermark emptying the outbox")
         assert node.stats()["dropped"] == 0
         assert_contract(gateway)
         with capsys.disabled():
@@ -198,8 +198,8 @@ def test_time_of_a_reading_is_its_own(broker: Mosquitto, home_id: str,
     gateway = Gateway(broker.host, broker.port, home_id)
     try:
         start = time.time()
-        nodes(plug_config(home_id, broker.url))
-        wait_for(lambda: len(gateway.telemetry()) >= 3, 15, "three messages")
+        node = nodes(plug_config(home_id, broker.url))
+        node.until(lambda: len(gateway.telemetry()) >= 3, 15, "three messages")
         stamps = [m["ts"] for m in gateway.telemetry()]
         assert all(start - 1 < ts < time.time() + 1 for ts in stamps)
         assert stamps == sorted(stamps)
