@@ -168,6 +168,7 @@ class Gateway:
     def _cloud_up(self, _generation: int) -> None:
         payload = encode(Status(online=True, fw=VERSION, ts=time.time()))
         self.cloud.client.publish(self.status_topic, payload, qos=1, retain=True)
+        self.forwarder.wake.set()
 
     @property
     def metrics_port(self) -> int | None:
@@ -182,6 +183,7 @@ class Gateway:
             "ok": ok,
             "edge": self.edge.link.connected.is_set(),
             "uplink": self.cloud.connected.is_set(),
+            "subscribed": self.edge.subscribed.is_set(),
             "outbox_rows": self.depth.rows,
             "writer_stalled": stalled,
         }
