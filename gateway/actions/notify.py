@@ -5,9 +5,19 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import warnings
 from collections.abc import Sequence
 
 import apprise
+
+with warnings.catch_warnings():
+    # Apprise's e-mail plugin imports the standard library's imghdr, deprecated in 3.11 and gone in 3.13
+    # (where Apprise installs a shim): import it once, quietly, so loading plugins later warns nothing.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    try:
+        import imghdr  # noqa: F401
+    except ImportError:
+        pass
 
 from protocol import Alert, AlertState, ModeState, Severity
 
