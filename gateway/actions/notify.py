@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -14,10 +15,8 @@ with warnings.catch_warnings():
     # Apprise's e-mail plugin imports the standard library's imghdr, deprecated in 3.11 and gone in 3.13
     # (where Apprise installs a shim): import it once, quietly, so loading plugins later warns nothing.
     warnings.simplefilter("ignore", DeprecationWarning)
-    try:
+    with contextlib.suppress(ImportError):
         import imghdr  # noqa: F401
-    except ImportError:
-        pass
 
 from protocol import Alert, AlertState, ModeState, Severity
 

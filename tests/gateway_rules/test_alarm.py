@@ -30,7 +30,9 @@ def test_front_door_pending_at_once_then_triggered_after_its_entry_delay(alarm: 
     assert "siren in 30 s" in pending[0].message
     assert alarm.tick(clock.advance(29.9)) == []
     triggered = alarm.tick(clock.advance(0.1))
-    assert [(a.state, a.severity, a.id) for a in triggered] == [(AlertState.TRIGGERED, Severity.CRITICAL, pending[0].id)]
+    assert [(a.state, a.severity, a.id) for a in triggered] == [
+        (AlertState.TRIGGERED, Severity.CRITICAL, pending[0].id)
+    ]
     assert alarm.tick(clock.advance(10)) == []
 
 

@@ -48,7 +48,8 @@ class Device:
         self.seq += 1
         unit = "W" if kind is Kind.POWER else None
         msg = Telemetry(v=1, device=self.device, boot="beef01", seq=self.seq, readings=(Reading(kind, value, unit),))
-        self.client.publish(topics.edge(self.home, self.device, Channel.TELEMETRY), encode(msg), qos=1).wait_for_publish(5)
+        topic = topics.edge(self.home, self.device, Channel.TELEMETRY)
+        self.client.publish(topic, encode(msg), qos=1).wait_for_publish(5)
 
     def crash(self) -> None:
         """Drop the TCP connection without DISCONNECT, so the broker publishes the LWT."""
@@ -98,7 +99,12 @@ def test_door_opened_while_away_with_the_cloud_down(
     cloud.stop()  # the internet is gone: what the outbox would send cannot leave
     queued: list[bytes] = []
     buzzer = Buzzer(18, factory=MockFactory())
-    sink = UplinkSink(lambda channel, payload: (queued.append(payload), uplink.publish(f"up/x/{channel}", payload)))
+
+    def enqueue(channel: Channel, payload: bytes) -> None:
+        queued.append(payload)
+        uplink.publish(f"up/{home.home.id}/gateway/{channel.value}", payload, qos=1)
+
+    sink = UplinkSink(enqueue)
     runner = start_runner(sinks=[buzzer, sink])
     h = home.home.id
     watch = Recorder(broker.host, broker.port, f"iot/{h}/gateway/#")
