@@ -1,0 +1,266 @@
+"""Live mode: every device of one or more homes as its own MQTT client, all driven by one selector loop."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+import selectors
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from protocol.config import DeviceType, HomeConfig
+from protocol.errors import ConfigError
+from protocol.kinds import Kind
+from protocol.settings import Settings
+from protocol.topics import valid_id
+from simulator.device import Ledger, LiveDevice, LiveStats, Shared
+from simulator.model import Frame, HomeModel
+from simulator.options import Faults, simulator_section
+from simulator.readings import complete, initial_counters
+from simulator.signals import Bools
+
+logger = logging.getLogger(__name__)
+CHUNK = 300  # ticks of model evaluated in one vectorised call
+LATE = 0.25  # a tick is late when it starts more than this share of a tick after its time
+INTRUDER_AFTER = 10.0  # s of simulated time after the start when an injected intruder comes in
+
+
+class SimulatorError(RuntimeError):
+    """The simulator cannot run (e.g. the broker is unreachable at start)."""
+
+
+class LiveHome:
+    """One home's model, energy counters and devices; `tick` makes the devices report what changed."""
+
+    def __init__(self, config: HomeConfig, home: str, number: int, *, seed: int, step: float, sim_start: float,
+                 intruder: bool, base_load_w: float) -> None:
+        intrusions = [sim_start + INTRUDER_AFTER] if intruder else []
+        self.config, self.home, self.step = config, home, step
+        self.model = HomeModel(config, seed, home, intrusions, base_load_w)
+        self.counters = initial_counters(config, seed, home)
+        self.chunk_len = CHUNK + 7 * number  # homes refill their chunks at different ticks
+        self.chunk: Frame | None = None
+        self.chunk_start = 0.0
+        self.last_sim: float | None = None
+        self.devices: list[LiveDevice] = []
+
+    def _frame(self, sim: float) -> Frame:
+        """The model at simulated time `sim`, from a precomputed chunk."""
+        index = -1 if self.chunk is None else round((sim - self.chunk_start) / self.step)
+        if self.chunk is None or not 0 <= index < self.chunk_len:
+            self.chunk = self.model.frame(sim + np.arange(self.chunk_len) * self.step)
+            self.chunk_start, index = sim, 0
+        return self.chunk.at(index)
+
+    def _switches(self, frame: Frame) -> dict[str, Bools]:
+        """Switch states set by commands: a plug's relay; a light's command until someone flips it by hand."""
+        switches: dict[str, Bools] = {}
+        for dev in self.devices:
+            if dev.spec.type is DeviceType.PLUG:
+                switches[dev.spec.id] = np.array([dev.relay])
+            elif dev.spec.type is DeviceType.LIGHT and dev.command is not None:
+                by_hand = bool(frame.values[dev.spec.id][Kind.SWITCH][0])
+                if dev.command_model is None:
+                    dev.command_model = by_hand
+                if by_hand != dev.command_model:
+                    dev.command = None
+                else:
+                    switches[dev.spec.id] = np.array([dev.command])
+        return switches
+
+    def tick(self, now: float, sim: float, wall: float, only: LiveDevice | None = None) -> None:
+        """Evaluate the home at `sim`; devices whose readings changed or whose heartbeat is due report."""
+        frame = self._frame(sim)
+        elapsed = 0.0 if only is not None or self.last_sim is None else sim - self.last_sim
+        if only is None:
+            self.last_sim = sim
+        values, keys = complete(self.config, frame, self._switches(frame), self.counters, elapsed)
+        for dev in [only] if only is not None else self.devices:
+            key = int(keys[dev.spec.id][0])
+            if only is not None or dev.due(key, now):
+                dev.emit([values[dev.spec.id][k][0] for k in dev.spec.kinds], key, now, wall)
+
+
+class Loop:
+    """The selector loop: reads and writes of every client, and one log line when the broker goes and comes back."""
+
+    def __init__(self, stats: LiveStats) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.stats = stats
+        self.socks: dict[LiveDevice, socket.socket] = {}
+        self.writing: set[LiveDevice] = set()
+        self.online: set[LiveDevice] = set()
+        self.total = 0
+        self.down_logged = False
+        self.stopping = False
+
+    def on_socket(self, dev: LiveDevice, sock: socket.socket | None) -> None:
+        """paho opened or is closing a device's socket: (un)register it."""
+        old = self.socks.pop(dev, None)
+        if old is not None:
+            self.selector.unregister(old)
+            self.writing.discard(dev)
+        if sock is not None:
+            self.socks[dev] = sock
+            self.selector.register(sock, selectors.EVENT_READ, dev)
+
+    def on_link(self, dev: LiveDevice, up: bool) -> None:
+        """Count devices online; log the first loss and the full recovery once each."""
+        if up:
+            self.online.add(dev)
+            if self.down_logged and len(self.online) == self.total:
+                logger.info("edge broker reachable again: all %d devices online", self.total)
+                self.down_logged = False
+        else:
+            self.online.discard(dev)
+            if not self.down_logged and not self.stopping:
+                logger.warning("edge broker connection lost: %d of %d devices offline, reconnecting",
+                               self.total - len(self.online), self.total)
+                self.down_logged = True
+
+    def flush(self, dev: LiveDevice) -> None:
+        """Write what paho has queued; wait for the socket to be writable if the kernel buffer is full."""
+        client = dev.client
+        if client.want_write():
+            client.loop_write()
+        sock = self.socks.get(dev)
+        if sock is None:
+            return
+        wants = client.want_write()
+        if wants != (dev in self.writing):
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wants else 0)
+            self.selector.modify(sock, events, dev)
+            (self.writing.add if wants else self.writing.discard)(dev)
+
+    def poll(self, timeout: float) -> list[LiveDevice]:
+        """Handle socket events for up to `timeout` s; returns devices that received a command."""
+        answered = []
+        for key, mask in self.selector.select(timeout):
+            dev: LiveDevice = key.data
+            if mask & selectors.EVENT_READ:
+                dev.client.loop_read()
+            if mask & selectors.EVENT_WRITE and dev in self.socks:
+                dev.client.loop_write()
+            self.flush(dev)
+            if dev.answer_pending:
+                dev.answer_pending = False
+                answered.append(dev)
+        return answered
+
+
+def _home_ids(base: str, homes: int) -> list[str]:
+    """`base` for one home, else `base-1` .. `base-N`."""
+    if homes < 1:
+        raise ConfigError(f"--homes must be at least 1, got {homes}")
+    ids = [base] if homes == 1 else [f"{base}-{n}" for n in range(1, homes + 1)]
+    if not all(valid_id(i) for i in ids):
+        raise ConfigError(f"--homes: home id {ids[-1]!r} would exceed [a-z0-9-]{{1,40}}")
+    return ids
+
+
+def build(settings: Settings, *, interval: float, speed: float, homes: int, seed: int | None, faults: Faults,
+          intruder: bool, ledger: Ledger | None, loop: Loop) -> list[LiveHome]:
+    """Create the homes and their devices (not yet connected)."""
+    if interval <= 0 or speed <= 0:
+        raise ConfigError(f"--interval and --speed must be positive, got {interval} and {speed}")
+    section = simulator_section(settings.home, str(settings.config_path))
+    base_seed = section.seed if seed is None else seed
+    shared = Shared(settings.edge_url, section.fw, interval, section.outbox_size, section.resend_timeout_s, faults,
+                    random.Random(base_seed), loop.stats, ledger, loop.on_socket, loop.on_link)
+    step = min(interval, 1.0) * speed
+    sim_start = time.time()
+    result = []
+    for number, home in enumerate(_home_ids(settings.home_id, homes)):
+        live = LiveHome(settings.home, home, number, seed=base_seed + number, step=step, sim_start=sim_start,
+                        intruder=intruder, base_load_w=section.base_load_w)
+        live.devices = [LiveDevice(d, home, d.id if homes == 1 else f"{home}-{d.id}", shared)
+                        for d in settings.home.devices]
+        result.append(live)
+    loop.total = sum(len(h.devices) for h in result)
+    return result
+
+
+def run_live(settings: Settings, *, interval: float = 5.0, speed: float = 1.0, homes: int = 1,
+             ledger: Path | None = None, faults: Faults | None = None, stop: threading.Event,
+             seed: int | None = None, intruder: bool = False, stats: LiveStats | None = None) -> LiveStats:
+    """Run the live simulator until `stop` is set; returns (and fills `stats` with) what it did."""
+    stats = stats if stats is not None else LiveStats()
+    loop = Loop(stats)
+    stream = ledger.open("a", encoding="utf-8") if ledger is not None else None
+    try:
+        homes_ = build(settings, interval=interval, speed=speed, homes=homes, seed=seed, faults=faults or Faults(),
+                       intruder=intruder, ledger=Ledger(stream) if stream else None, loop=loop)
+        try:
+            _connect_all(homes_, settings)
+            logger.info("simulator live homes=%d devices=%d broker=%s interval=%s speed=%s", len(homes_),
+                        loop.total, settings.edge_url, interval, speed)
+            _run(homes_, loop, stats, tick=min(interval, 1.0), speed=speed, stop=stop, stream=stream)
+        finally:
+            loop.stopping = True
+            for home in homes_:
+                for dev in home.devices:
+                    dev.stop()
+            _drain(loop, 3.0)
+    finally:
+        if stream is not None:
+            stream.close()
+    return stats
+
+
+def _connect_all(homes: list[LiveHome], settings: Settings) -> None:
+    """Connect every device; an unreachable broker at the very start is an error, later it is retried."""
+    now = time.monotonic()
+    for home in homes:
+        for dev in home.devices:
+            dev.connect(now)
+            if dev is homes[0].devices[0] and dev.retry_at != float("inf"):
+                raise SimulatorError(f"edge broker {settings.edge_url} is not reachable (is it running?)")
+
+
+def _run(homes: list[LiveHome], loop: Loop, stats: LiveStats, *, tick: float, speed: float, stop: threading.Event,
+         stream: IO[str] | None) -> None:
+    """The loop: socket events, home ticks spread evenly over each tick, once a second the devices' chores."""
+    start, sim_start = time.monotonic(), time.time()
+    queue = [(start + tick * n / len(homes), n) for n in range(len(homes))]
+    heapq.heapify(queue)
+    chores = start + 1.0
+    owner = {dev: home for home in homes for dev in home.devices}
+    while not stop.is_set():
+        now = time.monotonic()
+        for dev in loop.poll(max(0.0, min(queue[0][0], chores) - now)):
+            owner[dev].tick(time.monotonic(), sim_start + (now - start) * speed, time.time(), only=dev)
+            loop.flush(dev)
+        now = time.monotonic()
+        while queue[0][0] <= now:
+            at, n = heapq.heappop(queue)
+            home = homes[n]
+            home.tick(now, sim_start + (now - start) * speed, time.time())
+            for dev in home.devices:
+                loop.flush(dev)
+            missed = max(0, int((now - at) / tick))  # ticks that never ran count as late too
+            stats.ticks += len(home.devices) * (1 + missed)
+            stats.late_ticks += len(home.devices) * (missed + (now - at > LATE * tick))
+            heapq.heappush(queue, (at + tick * (1 + missed), n))
+        if now >= chores:
+            chores = max(chores + 1.0, now + 0.5)
+            for home in homes:
+                for dev in home.devices:
+                    dev.service(now)
+                    loop.flush(dev)
+            if stream is not None:
+                stream.flush()
+
+
+def _drain(loop: Loop, timeout: float) -> None:
+    """Let goodbye messages and disconnects go out, for at most `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while loop.socks and time.monotonic() < deadline:
+        loop.poll(0.05)
+        for dev in list(loop.socks):
+            loop.flush(dev)
