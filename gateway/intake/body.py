@@ -44,8 +44,11 @@ def decode_body(body: bytes, received_at: float, home: HomeConfig, register_unkn
     try:
         items = msgspec.json.decode(body, type=list[msgspec.Raw])
     except msgspec.DecodeError as exc:
-        decode_telemetry(body)  # names the precise reason (not_utf8, malformed_json) ...
-        raise ProtocolError(Reason.MALFORMED_JSON, str(exc)) from exc  # ... or falls back to this one
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError(Reason.NOT_UTF8, "body is not UTF-8") from exc
+        raise ProtocolError(Reason.MALFORMED_JSON, str(exc)) from exc
     if not items:
         raise ProtocolError(Reason.SCHEMA, "the batch is empty")
     if len(items) > MAX_BATCH:

@@ -49,7 +49,9 @@ class HttpIntake:
         self.rejected: Counter[str] = Counter()
         self.server = ThreadingHTTPServer((host, port), _handler(self))
         self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, name="http-intake", daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name="http-intake", daemon=True
+        )
 
     @property
     def port(self) -> int:
