@@ -1,66 +1,42 @@
-"""`replay-rejected`: send kept rejections through the front door again, after a config fix."""
+"""`replay-rejected`: run kept rejections through the gateway's pipeline again, after a config fix."""
 
 from __future__ import annotations
 
-import logging
-import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from paho.mqtt.client import MQTTMessageInfo
-
 from gateway.service import database_path
-from gateway.store import forget_rejections, kept_rejections
-from protocol.endpoint import make_client
+from gateway.store import replay_status, request_replay
 from protocol.settings import Settings
-
-logger = logging.getLogger(__name__)
-
-
-class ReplayError(RuntimeError):
-    """The edge broker could not be reached or did not acknowledge the replayed messages."""
 
 
 @dataclass(frozen=True, slots=True)
 class ReplayResult:
-    """How many kept rejections were republished, and of which reasons."""
+    """Rows flagged for replay, rows the gateway has not reached yet, and what it refused again, by reason."""
 
-    replayed: int
-    reasons: dict[str, int]
+    queued: int
+    waiting: int
+    rejected_again: dict[str, int]
 
 
 def replay_rejected(
-    settings: Settings, *, reason: str | None = None, db_path: Path | None = None, timeout: float = 30.0
+    settings: Settings, *, reason: str | None = None, db_path: Path | None = None, wait: float = 30.0
 ) -> ReplayResult:
-    """Republish kept rejections on their original topics (QoS 1) and forget them once the broker has them.
+    """Flag kept rejections for replay and wait up to `wait` s for the running gateway to process them.
 
-    They pass the running gateway's pipeline again, with its current config: what is still wrong is rejected
-    (and kept) again; what was already stored counts once, by its (device, boot, seq) key.
+    The gateway's writer picks them up within a tick (or at its next start) and runs them through the same
+    pipeline with its current config and their original receive time: what is still wrong is rejected (and kept)
+    again; what was stored before counts once, by its (device, boot, seq) key. Going through the database, not
+    the broker, needs no broker rights beyond the gateway's own.
     """
     path = db_path or database_path(settings)
-    rows = kept_rejections(path, reason)
-    if not rows:
-        return ReplayResult(0, {})
-    client = make_client(settings.edge_url, f"gateway-{settings.home_id}-replay")
-    connected = threading.Event()
-    client.on_connect = lambda *_: connected.set()
-    try:
-        client.connect(settings.edge_url.host, settings.edge_url.port)
-    except OSError as exc:
-        raise ReplayError(f"cannot reach the edge broker {settings.edge_url}: {exc}") from exc
-    client.loop_start()
-    try:
-        if not connected.wait(timeout):
-            raise ReplayError(f"edge broker {settings.edge_url} did not accept the connection")
-        infos: list[MQTTMessageInfo] = [client.publish(r.topic, r.payload, qos=1) for r in rows]
-        for info in infos:
-            info.wait_for_publish(timeout)
-        forget_rejections(path, [r.id for r in rows])
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    reasons: dict[str, int] = {}
-    for row in rows:
-        reasons[row.reason] = reasons.get(row.reason, 0) + 1
-    logger.info("replayed %d kept rejections: %s", len(rows), reasons)
-    return ReplayResult(len(rows), reasons)
+    if not path.exists():
+        return ReplayResult(0, 0, {})
+    queued, top = request_replay(path, reason)
+    deadline = time.monotonic() + wait
+    waiting, again = replay_status(path, top)
+    while queued and waiting and time.monotonic() < deadline:
+        time.sleep(0.1)  # polling another process's progress; nothing to wait on but the file
+        waiting, again = replay_status(path, top)
+    return ReplayResult(queued, waiting, again)

@@ -27,8 +27,10 @@ CREATE TABLE IF NOT EXISTS marks (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rejected (
     id INTEGER PRIMARY KEY AUTOINCREMENT, received_at REAL NOT NULL, topic TEXT NOT NULL,
-    payload BLOB NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL
+    payload BLOB NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,
+    replay INTEGER NOT NULL DEFAULT 0      -- 1: `replay-rejected` asked the writer to run it through again
 );
+CREATE INDEX IF NOT EXISTS rejected_replay ON rejected (id) WHERE replay = 1;
 """
 
 
@@ -44,16 +46,6 @@ class Row:
     topic: str
     payload: bytes
     batchable: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """A kept rejection, for `replay-rejected`."""
-
-    id: int
-    topic: str
-    payload: bytes
-    reason: str
 
 
 def connect(path: Path, *, synchronous: str = "FULL", readonly: bool = False) -> sqlite3.Connection:
@@ -93,8 +85,9 @@ class Store:
         marks: Iterable[tuple[str, str, Mark]],
         forget: Iterable[tuple[str, str]],
         rejected: Sequence[tuple[float, str, bytes, str, str]],
+        replayed: Sequence[int] = (),
     ) -> None:
-        """Store one batch durably: outbox rows, changed marks, forgotten boots and rejections."""
+        """Store one batch durably: outbox rows, changed marks, forgotten boots, rejections; replayed ones go."""
         conn = self.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -111,11 +104,19 @@ class Store:
                     "INSERT INTO rejected (received_at, topic, payload, reason, detail) VALUES (?, ?, ?, ?, ?)",
                     rejected,
                 )
+            conn.executemany("DELETE FROM rejected WHERE id = ?", [(i,) for i in replayed])
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise StoreError(f"cannot write gateway database {self.path}: {exc}") from exc
+
+    def replays(self, limit: int) -> list[tuple[int, str, bytes, float]]:
+        """Kept rejections waiting to be run through again: (id, topic, payload, received_at), oldest first."""
+        rows = self.conn.execute(
+            "SELECT id, topic, payload, received_at FROM rejected WHERE replay = 1 ORDER BY id LIMIT ?", (limit,)
+        )
+        return [(i, t, bytes(p), r) for i, t, p, r in rows]
 
     def count(self) -> int:
         """Rows waiting in the outbox."""
@@ -182,25 +183,25 @@ class OutboxReader:
             self.conn.close()
 
 
-def kept_rejections(path: Path, reason: str | None = None, limit: int = 100_000) -> list[Rejected]:
-    """Rejections kept for replay, oldest first, optionally of one reason."""
+def request_replay(path: Path, reason: str | None = None) -> tuple[int, int]:
+    """Flag kept rejections (of one reason, or all) for the writer to run again: (rows flagged, highest id)."""
     conn = connect(path)
     try:
-        sql = "SELECT id, topic, payload, reason FROM rejected"
-        args: tuple[object, ...] = ()
-        if reason:
-            sql, args = sql + " WHERE reason = ?", (reason,)
-        rows = conn.execute(sql + " ORDER BY id LIMIT ?", (*args, limit)).fetchall()
+        sql = "UPDATE rejected SET replay = 1" + (" WHERE reason = ?" if reason else "")
+        with conn:
+            flagged = conn.execute(sql, (reason,) if reason else ()).rowcount
+        top = conn.execute("SELECT coalesce(max(id), 0) FROM rejected").fetchone()[0]
     finally:
         conn.close()
-    return [Rejected(i, t, bytes(p), r) for i, t, p, r in rows]
+    return flagged, int(top)
 
 
-def forget_rejections(path: Path, ids: Sequence[int]) -> None:
-    """Delete replayed rejections."""
+def replay_status(path: Path, after: int) -> tuple[int, dict[str, int]]:
+    """Rows still waiting for replay, and rejections kept since id `after` (what a replay refused again)."""
     conn = connect(path)
     try:
-        with conn:
-            conn.executemany("DELETE FROM rejected WHERE id = ?", [(i,) for i in ids])
+        waiting = conn.execute("SELECT count(*) FROM rejected WHERE replay = 1").fetchone()[0]
+        again = conn.execute("SELECT reason, count(*) FROM rejected WHERE id > ? GROUP BY reason", (after,))
+        return int(waiting), {reason: int(n) for reason, n in again}
     finally:
         conn.close()

@@ -70,6 +70,7 @@ class Batch:
     rows: list[tuple[str, bytes, int, int, float]] = field(default_factory=list)
     rejected: list[tuple[float, str, bytes, str, str]] = field(default_factory=list)
     dead_letters: list[bytes] = field(default_factory=list)
+    replayed: list[int] = field(default_factory=list)  # kept rejections run again: forgotten in the same commit
     accepted: int = 0
     duplicates: int = 0
     statuses: int = 0
@@ -156,9 +157,9 @@ class Writer:
             batch.append(item)
         return batch, False
 
-    def process(self, messages: list[Incoming]) -> None:
+    def process(self, messages: list[Incoming], replayed: list[int] | None = None) -> None:
         """Run the pipeline over a batch, commit it, then acknowledge every message and publish watermarks."""
-        batch = Batch()
+        batch = Batch(replayed=replayed or [])
         self.metrics.received.inc(len(messages))
         for message in messages:
             self._handle(message, batch)
@@ -226,7 +227,7 @@ class Writer:
         """One durable transaction for the batch; an error here is fatal (systemd restarts us, nothing acked)."""
         started = time.perf_counter()
         forget = self.marks.stale_boots()
-        self.store.commit(batch.rows, self.marks.take_dirty(), forget, batch.rejected)
+        self.store.commit(batch.rows, self.marks.take_dirty(), forget, batch.rejected, batch.replayed)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         if batch.rows:
             self.depth.add(len(batch.rows))
@@ -270,8 +271,16 @@ class Writer:
             self._event(GatewayEvent(EventKind.LOST, self.clock(), device, boot, first, last, count), batch)
         if lost:
             self._commit(batch)
+        self._replay()
         self._bound_outbox()
         self.publish_watermarks()
+
+    def _replay(self) -> None:
+        """Run kept rejections flagged by `replay-rejected` through the pipeline again, with today's config."""
+        rows = self.store.replays(self.config.batch_size)
+        if rows:
+            self.process([Incoming(topic, payload, at) for _, topic, payload, at in rows], [i for i, *_ in rows])
+            logger.info("replayed %d kept rejections", len(rows))
 
     def _bound_outbox(self) -> None:
         """Over the configured size, drop the oldest routine telemetry (1% at a time); never alerts or security."""
