@@ -1,0 +1,131 @@
+"""The production edge broker: who may log in, and what each account may publish and read.
+
+Denied publishes are checked at a subscriber that is allowed to read them, never from the PUBACK: Mosquitto
+acknowledges a QoS 1 publish it has denied, silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.security.conftest import Pki, SecureBroker
+from tests.security.peers import Peer, attempt
+from tests.support import wait_for
+
+
+@pytest.fixture
+def gateway(edge: SecureBroker) -> Iterator[Peer]:
+    """The gateway account, subscribed as the gateway is (telemetry, status, its own topics)."""
+    peer = Peer(edge.url("gateway-demo"))
+    assert peer.subscribe("iot/demo/+/telemetry", "iot/demo/+/status", "iot/demo/gateway/#") == [True] * 3
+    yield peer
+    peer.close()
+
+
+@pytest.fixture
+def door_a(edge: SecureBroker) -> Iterator[Peer]:
+    """Device door-a, logged in with its own account."""
+    peer = Peer(edge.url("door-a"))
+    yield peer
+    peer.close()
+
+
+@pytest.mark.parametrize(
+    ("user", "password"),
+    [(None, None), ("", ""), ("", "x"), ("door-a", "wrong"), ("door-a", ""), ("nobody", "x"), ("DOOR-A", None)],
+    ids=["anonymous", "empty-user", "empty-user-with-password", "wrong-password", "empty-password",
+         "unknown-user", "username-case"],
+)
+def test_login_without_valid_credentials_is_refused(edge: SecureBroker, user: str | None, password: str | None) -> None:
+    secret = edge.passwords["door-a"] if password is None and user is not None else password
+    url = edge.url(user, password=secret) if user is not None else edge.url(None)
+    outcome = attempt(url)
+    assert outcome.startswith("refused"), outcome
+    assert "Not authorized" in outcome or "Bad user name or password" in outcome
+
+
+def test_anonymous_is_refused_on_tls_too(edge: SecureBroker, pki: Pki) -> None:
+    assert attempt(edge.url(None, tls=True, query=f"?ca={pki.ca}")).startswith("refused")
+
+
+def test_device_cannot_publish_as_another_device(edge: SecureBroker, gateway: Peer, door_a: Peer) -> None:
+    for channel in ("telemetry", "status"):
+        door_a.publish(f"iot/demo/door-b/{channel}", b'{"forged": true}')
+    door_a.publish("iot/demo/door-a/telemetry", b'{"own": true}')  # same publisher, so it arrives after the above
+    wait_for(lambda: gateway.on("iot/demo/door-a/telemetry"), what="door-a's own telemetry at the gateway")
+    assert gateway.topics() == {"iot/demo/door-a/telemetry"}
+
+
+def test_device_cannot_publish_into_other_homes_or_channels(gateway: Peer, door_a: Peer, edge: SecureBroker) -> None:
+    dash = Peer(edge.url("dash-demo"))
+    assert dash.subscribe("iot/demo/#") == [True]
+    for topic in ("iot/other/door-a/telemetry", "iot/demo/door-a/set", "iot/demo/door-a/ack", "iot/demo/door-a/x"):
+        door_a.publish(topic)
+    door_a.publish("iot/demo/door-a/status", b'{"online": true}')
+    wait_for(lambda: dash.on("iot/demo/door-a/status"), what="door-a's own status at the dashboard")
+    assert dash.topics() == {"iot/demo/door-a/status"}
+    dash.close()
+
+
+def test_device_cannot_read_another_devices_commands(edge: SecureBroker, door_a: Peer) -> None:
+    door_b = Peer(edge.url("door-b"))
+    assert door_b.subscribe("iot/demo/door-b/set") == [True]
+    # Mosquitto 2.0 grants these subscriptions and filters each message by read access at delivery.
+    door_a.subscribe("iot/demo/door-b/set", "iot/demo/+/set", "iot/demo/#", "#")
+    dash = Peer(edge.url("dash-demo"))
+    dash.publish("iot/demo/door-b/set", b'{"switch": true}')
+    dash.publish("iot/demo/door-a/set", b'{"switch": false}')
+    wait_for(lambda: door_a.on("iot/demo/door-a/set"), what="door-a's own command")
+    wait_for(lambda: door_b.on("iot/demo/door-b/set"), what="door-b's command at door-b")
+    assert door_a.topics() == {"iot/demo/door-a/set"}
+    door_b.close()
+    dash.close()
+
+
+def test_device_cannot_raise_alerts_or_change_the_alarm_mode(edge: SecureBroker, gateway: Peer, door_a: Peer) -> None:
+    door_a.publish("iot/demo/gateway/alerts", b'{"severity": "critical"}')
+    door_a.publish("iot/demo/gateway/mode/set", b'"disarmed"')
+    door_a.publish("iot/demo/gateway/mode", b'"disarmed"', retain=True)
+    door_a.publish("iot/demo/gateway/status", b'{"online": false}', retain=True)
+    dash = Peer(edge.url("dash-demo"))
+    dash.publish("iot/demo/gateway/mode/set", b'"away"')  # the dashboard may: proves the gateway would see it
+    wait_for(lambda: gateway.on("iot/demo/gateway/mode/set"), what="the dashboard's mode change at the gateway")
+    assert gateway.on("iot/demo/gateway/mode/set") == [b'"away"']
+    assert gateway.topics() == {"iot/demo/gateway/mode/set"}
+    dash.close()
+
+
+def test_gateway_account_does_its_job_and_no_more(edge: SecureBroker, gateway: Peer, door_a: Peer) -> None:
+    assert door_a.subscribe("iot/demo/door-a/set", "iot/demo/door-a/ack") == [True, True]
+    dash = Peer(edge.url("dash-demo"))
+    assert dash.subscribe("iot/demo/#") == [True]
+    door_a.publish("iot/demo/door-a/telemetry", b'{"seq": 1}')
+    wait_for(lambda: gateway.on("iot/demo/door-a/telemetry"), what="telemetry at the gateway")
+    gateway.publish("iot/demo/door-b/telemetry", b'{"forged": true}')  # the gateway never speaks for a device
+    gateway.publish("iot/demo/door-a/ack", b'{"boot": "b", "seq": 1}')
+    gateway.publish("iot/demo/door-a/set", b'{"buzzer": true}')
+    gateway.publish("iot/demo/gateway/alerts", b'{"id": "intrusion"}')
+    gateway.publish("iot/demo/gateway/mode", b'"away"', retain=True)
+    wait_for(lambda: door_a.on("iot/demo/door-a/ack") and door_a.on("iot/demo/door-a/set"), what="ack and set")
+    wait_for(lambda: dash.on("iot/demo/gateway/mode"), what="the alarm mode at the dashboard")
+    assert dash.on("iot/demo/gateway/alerts") == [b'{"id": "intrusion"}']
+    assert "iot/demo/door-b/telemetry" not in dash.topics()
+    gateway.publish("iot/demo/gateway/mode", b"", retain=True)  # clear the retained mode for other tests
+    dash.close()
+
+
+def test_client_id_of_another_device_does_not_take_over_its_session(edge: SecureBroker) -> None:
+    door_b = Peer(edge.url("plug-c"))
+    assert door_b.subscribe("iot/demo/plug-c/set") == [True]
+    impostor = Peer(edge.url("door-a"), client_id="plug-c")  # would kick plug-c off if the id were honoured
+    second = Peer(edge.url("door-a"), client_id="anything")  # the broker named both "door-a": this one wins
+    wait_for(lambda: impostor.drops, what="the first door-a connection to be taken over by the second")
+    impostor.close()  # before paho reconnects it (and takes the session back)
+    dash = Peer(edge.url("dash-demo"))
+    dash.publish("iot/demo/plug-c/set", b'{"switch": true}')
+    wait_for(lambda: door_b.on("iot/demo/plug-c/set"), what="plug-c, still connected, to get its command")
+    assert door_b.drops == [] and second.drops == []
+    for peer in (door_b, second, dash):
+        peer.close()
