@@ -98,6 +98,12 @@ class MQTTClient:
             sock = socket.socket()
             sock.settimeout(self.TIMEOUT_S)
             try:
+                # TCP_NODELAY (IPPROTO_TCP 6, option 1 on Linux and lwIP): a 4-byte PUBACK must not make
+                # Nagle hold the next telemetry packet until the broker's delayed ACK (up to 40 ms).
+                sock.setsockopt(6, 1, 1)
+            except OSError:
+                pass
+            try:
                 sock.connect(addr)
             except OSError:
                 sock.close()

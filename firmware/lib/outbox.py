@@ -14,12 +14,12 @@ class Outbox:
         # of arrays, and a fragmented heap cannot hold the 1 KB packet buffer.
         z = bytes(4 * n)
         z2 = bytes(2 * n)  # allocated right after z: once both are garbage they make one hole
-        self.seq = array("L", z)
-        self.ts_s = array("L", z)  # 0 = no synced clock (ts null); uint32 seconds last until 2106
+        self.seq = array("I", z)  # "I" not "L": L is 8 bytes on 64-bit ports
+        self.ts_s = array("I", z)  # 0 = no synced clock (ts null); uint32 seconds last until 2106
         self.ts_ms = array("H", z2)
         self.first = array("H", z2)  # index of the message's first reading in the reading ring
         self.count = bytearray(n)
-        self.sent_at = array("l", z)  # ticks_ms of the last send
+        self.sent_at = array("i", z)  # ticks_ms of the last send
         self.sent = bytearray(n)  # 0 = still to send (new, or after a reconnect)
         self.kind = bytearray(n)
         self.value = array("f", z)

@@ -3,6 +3,7 @@
 # (ticks only: sleep_ms sleeps real milliseconds, ts stays wall-clock epoch), and a timeline moves the
 # inputs: {"t": 3, "pin": 14, "value": 1}, {"t": 4, "power": 2000}, {"t": 5, "adc": 34, "value": 900},
 # {"t": 6, "dht": "timeout"}, {"t": 7, "dht": {"temperature": 22.5, "humidity": 41}}.
+# {"toggle": [pin, every_ms, 0]} flips an input for ever (benchmarks).
 # {"power_ramp": W} raises the load by W every virtual second (wrapping at 3 kW) without an event list.
 # Output pins are printed ("P 12 1") so a test sees the relay move; {"run_for_s": N} ends the run.
 # Kept small on purpose: it shares the 64 KiB heap with the firmware it stands under.
@@ -49,6 +50,9 @@ def sleep_ms(ms):
                 _dht.update(ev["dht"])
         else:
             _mains.update(ev)
+    if "toggle" in _s and t * 1000 >= _s["toggle"][2]:  # [pin, every_ms, next_ms]: a door flapping, for benches
+        _s["toggle"][2] = t * 1000 + _s["toggle"][1]
+        _drive(_s["toggle"][0], 1 - _pin(_s["toggle"][0]).v)
     if _wdt[0] and ticks_diff(ticks_ms(), _wdt[1]) > _wdt[0]:
         print("E watchdog: loop stalled for more than %d ms, the board would reset" % _wdt[0])
         sys.exit(3)

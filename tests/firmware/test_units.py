@@ -176,6 +176,18 @@ print([b.seq[s] for s in b.due(0, 10000)], b.release(99), len(b), b.readings_use
     assert lines[4] == "[4, 5] 2 0 0"
 
 
+def test_outbox_holds_its_full_capacity(fw_build: Path) -> None:
+    code = """
+import outbox, kinds
+b = outbox.Outbox(200)
+for seq in range(1, 201):
+    b.add(seq, 1764460000 + seq, 999, [(kinds.MOTION, seq % 2 == 0, 0)])
+print(len(b), b.dropped, b.seq[(b.head + 199) % 200], b.ts_s[(b.head + 199) % 200])
+print(b.add(201, 0, 0, [(kinds.MOTION, True, 0)]), b.dropped, b.seq[b.head], len(b))
+"""
+    assert run_snippet(code, fw_build).splitlines() == ["200 0 200 1764460200", "1 1 2 200"]
+
+
 def test_kinds_table_is_in_step_with_protocol(fw_build: Path) -> None:
     code = "import kinds, json; print(json.dumps([list(k) for k in kinds.KINDS]))"
     table = json.loads(run_snippet(code, fw_build))
