@@ -55,7 +55,7 @@ class Throttle:
     def wait(self, *keys: str) -> float:
         """Seconds any of `keys` must still wait (0 when free)."""
         now = self.clock()
-        return max((self.until.get(k, 0.0) - now for k in keys), default=0.0) if keys else 0.0
+        return max([0.0, *(self.until.get(k, now) - now for k in keys)])
 
     def failed(self, *keys: str) -> None:
         """Record one failure for each key; past the limit, lock it for lockout_s * 2**(extra failures)."""

@@ -61,6 +61,8 @@ class Commander:
 
     def stop(self) -> None:
         """Disconnect and stop the network thread."""
+        with self._lock:
+            self.connected = False  # a stop is not a loss: nothing to warn about
         self.client.disconnect()
         self.client.loop_stop()
 

@@ -102,7 +102,8 @@ def device_table(svc: Services, frame: pd.DataFrame) -> pd.DataFrame:
         seen = known.loc[device.id]
         last = None if pd.isna(seen["last_seen"]) else float(seen["last_seen"])
         fresh = last is not None and now - last <= svc.config.offline_after_s
-        rows.append((device.id, "online" if fresh and seen["online"] is not False else "offline", last))
+        said_online = pd.isna(seen["online"]) or bool(seen["online"])  # unknown presence: trust last_seen
+        rows.append((device.id, "online" if fresh and said_online else "offline", last))
     return pd.DataFrame(rows, columns=["device", "state", "last_seen"])
 
 
