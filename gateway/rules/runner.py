@@ -62,6 +62,8 @@ class RulesRunner:
         self._subscribed = threading.Event()
         self._stop = threading.Event()
         self._connected = False
+        self.on_connected: list[Callable[[], None]] = []  # e.g. publish Home Assistant discovery
+        self.on_watermark: list[Callable[[str, bytes], None]] = []  # the HTTP/CoAP relay waits on these
         self._threads = [threading.Thread(target=self._work, name="rules-worker", daemon=True)]
         if tick_s:
             self._threads.append(threading.Thread(target=self._tick, name="rules-tick", daemon=True))
@@ -103,7 +105,10 @@ class RulesRunner:
             (topics.edge(home, GATEWAY, Channel.ALERTS_ACK), SubscribeOptions(qos=1)),
             # noLocal: our own retained publishes must not come back and overwrite a newer state.
             (topics.edge(home, GATEWAY, Channel.MODE), SubscribeOptions(qos=1, noLocal=True)),
+            *([(f"iot/{home}/+/{Channel.ACK.value}", SubscribeOptions(qos=0))] if self.on_watermark else []),
         ])
+        for callback in self.on_connected:
+            callback()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
         if self._connected and not self._stop.is_set():
@@ -140,6 +145,9 @@ class RulesRunner:
             self.rules.acknowledge(decode_alert_ack(payload))
         elif parsed.channel is Channel.MODE and retained:
             self.rules.restore_mode(decode_mode_state(payload))
+        elif parsed.channel is Channel.ACK:
+            for callback in self.on_watermark:
+                callback(parsed.device, payload)
 
     def _telemetry(self, topic: Topic, payload: bytes, received_at: float) -> None:
         telemetry = validate(topic, payload, received_at)
