@@ -56,17 +56,13 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return Pki(folder, rogue)
 
 
-def deployed(listener_file: Path, files: Path, tls_port: int, server: str = "server") -> str:
-    """A deployment file (edge-pi.conf, cloud-server.conf) as `extra` for iotpipe.broker: its paths point into
-    `files`, its TLS listener moves to `tls_port` on loopback; iotpipe.broker supplies the loopback plaintext
-    listener and the persistence folder itself."""
-    lines = []
-    for line in listener_file.read_text().splitlines():
-        if re.match(r"(listener \d+ 127\.0\.0\.1|persistence_location)\b", line):
-            continue
-        moved = re.sub(r"^listener 8883$", f"listener {tls_port} 127.0.0.1", line)
-        lines.append(moved.replace("/etc/mosquitto/iotpipe/", f"{files}/").replace("/server.", f"/{server}."))
-    return "\n".join(lines) + "\n"
+def deployed(listener_file: Path, files: dict[str, Path], tls_port: int) -> str:
+    """A deployment file (edge-pi.conf, cloud-server.conf) as `extra` for iotpipe.broker: each file it names
+    under /etc/mosquitto/iotpipe/ replaced by `files[name]`, its TLS listener moved to `tls_port` on loopback;
+    iotpipe.broker supplies the loopback plaintext listener and the persistence folder itself."""
+    text = re.sub(r"^(listener \d+ 127\.0\.0\.1|persistence_location .*)$", "", listener_file.read_text(), flags=re.M)
+    text = re.sub(r"^listener 8883$", f"listener {tls_port} 127.0.0.1", text, flags=re.M)
+    return re.sub(r"/etc/mosquitto/iotpipe/(\S+)", lambda m: str(files[m.group(1)]), text)
 
 
 @dataclass
@@ -90,8 +86,8 @@ class SecureBroker:
 def start_secure(workdir: Path, side: str, pki: Pki, users: tuple[str, ...], server: str = "server") -> SecureBroker:
     """Start `secure/{side}.conf` plus its deployment file, with accounts for `users` and the ACL of the home."""
     workdir.mkdir(parents=True, exist_ok=True)
-    for name in ("ca.pem", f"{server}.pem", f"{server}.key"):
-        (workdir / name).write_bytes((pki.folder / name).read_bytes())
+    files = {f"{side}.passwd": workdir / f"{side}.passwd", f"{side}.acl": workdir / f"{side}.acl",
+             "ca.pem": pki.ca, "server.pem": pki.folder / f"{server}.pem", "server.key": pki.folder / f"{server}.key"}
     passwords = {user: new_password() for user in users}
     for user, password in passwords.items():
         add_account(workdir / f"{side}.passwd", user, password)
@@ -99,7 +95,7 @@ def start_secure(workdir: Path, side: str, pki: Pki, users: tuple[str, ...], ser
     (workdir / f"{side}.acl").write_text(acl)
     tls_port = free_port()
     listeners = SECURE / ("edge-pi.conf" if side == "edge" else "cloud-server.conf")
-    broker = Mosquitto(workdir, config=f"secure/{side}", extra=deployed(listeners, workdir, tls_port, server))
+    broker = Mosquitto(workdir, config=f"secure/{side}", extra=deployed(listeners, files, tls_port))
     broker.start()
     return SecureBroker(broker, tls_port, passwords)
 
