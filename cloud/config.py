@@ -38,6 +38,7 @@ class CloudConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     lake_max_rows: Count = 200_000
     retry_max_s: Positive = 30.0
     etl_interval_s: Positive = 300.0
+    etl_overlap_s: Annotated[float, msgspec.Meta(ge=0)] = 120.0  # re-read this much before the watermark
     long_gap_s: Positive = 300.0
     standby_w: Positive = 15.0
     late_s: Positive = 60.0

@@ -110,7 +110,7 @@ def _status(batch: Batch, home: str, device: str, payload: bytes, now: float) ->
     entry = batch.seen(home, device, at) if status.online else batch.devices.setdefault((home, device), Seen(at, at))
     entry.online, entry.status_at, entry.fw = status.online, at, status.fw or entry.fw
     if device == GATEWAY:  # the gateway's presence timeline feeds the security log's "gateway online" column
-        batch.events.append(_event(home, {"type": "status", "ts": at, "online": status.online}))
+        batch.events.append(event_row(home, {"type": "gateway_status", "ts": at, "online": status.online}))
 
 
 def _gateway(batch: Batch, home: str, channel: Channel, payload: bytes, now: float) -> None:
@@ -126,26 +126,33 @@ def _gateway(batch: Batch, home: str, channel: Channel, payload: bytes, now: flo
 
 
 def _gateway_event(batch: Batch, home: str, payload: bytes, now: float) -> None:
-    """A free-form gateway event: a JSON object with at least a string `type` and a numeric `ts`."""
+    """A free-form gateway event: a JSON object with a string `type` (or the gateway's `event`) and a numeric `ts`."""
     try:
         event = msgspec.json.decode(payload)
     except msgspec.DecodeError as exc:
         raise ProtocolError(Reason.MALFORMED_JSON, str(exc)) from exc
     if not isinstance(event, dict):
         raise ProtocolError(Reason.WRONG_TYPE, "an event must be a JSON object")
-    kind, ts = event.get("type"), event.get("ts")
+    kind, ts = event.get("type", event.get("event")), event.get("ts")
     if not isinstance(kind, str) or not kind or len(kind) > 40:
         raise ProtocolError(Reason.SCHEMA, "event needs a string `type` of 1..40 characters")
     if isinstance(ts, bool) or not isinstance(ts, int | float):
         raise ProtocolError(Reason.SCHEMA, "event needs a numeric `ts`")
-    batch.events.append(_event(home, event))
-    device, online = event.get("device"), event.get("online")
-    if isinstance(device, str) and topics.valid_id(device) and isinstance(online, bool):
+    batch.events.append(event_row(home, {**event, "type": kind}))
+    device, online = event.get("device"), _online(event)
+    if isinstance(device, str) and topics.valid_id(device) and online is not None:
         entry = batch.devices.setdefault((home, device), Seen(float(ts), float(ts)))
         entry.online, entry.status_at = online, float(ts)
 
 
-def _event(home: str, event: dict[str, Any]) -> dict[str, Any]:
+def _online(event: dict[str, Any]) -> bool | None:
+    """A device's presence in an event: `online` at the top level or inside a forwarded `status`."""
+    status = event.get("status")
+    online = status.get("online") if isinstance(status, dict) else event.get("online")
+    return online if isinstance(online, bool) else None
+
+
+def event_row(home: str, event: dict[str, Any]) -> dict[str, Any]:
     """A `gateway_events` row; the digest of its canonical JSON makes a redelivery a no-op."""
     text = json.dumps(event, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()

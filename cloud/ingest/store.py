@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +30,10 @@ def insert_readings(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
     # Sorted by key so two workers inserting overlapping batches take row locks in the same order (no deadlock).
     ordered = sorted(rows, key=lambda r: tuple(r[i] for i in _KEY_POS))
     stmt = insert_for(conn)(schema.readings).on_conflict_do_nothing(index_elements=list(KEY))
-    conn.execute(stmt, [dict(zip(ROW_COLUMNS, row, strict=True)) for row in ordered])
+    # Stamped now, not when the batch was taken: a batch retried through an outage must not commit "in the past",
+    # behind the ETL's watermark.
+    now = time.time()
+    conn.execute(stmt, [dict(zip(ROW_COLUMNS, row, strict=True), ingested_at=now) for row in ordered])
 
 
 def _devices(conn: sa.Connection, devices: dict[tuple[str, str], Seen]) -> None:

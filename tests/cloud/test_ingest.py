@@ -119,7 +119,8 @@ def test_every_kind_of_uplink_message_lands_in_its_table(settings: Settings, sta
     wait_for(lambda: count(engine, schema.rejected, schema.rejected.c.home == home_id) == 2, 20, "rejections")
     wait_for(lambda: count(engine, schema.readings, in_home, schema.readings.c.device == "plug-kettle") == 10, 20)
     with engine.connect() as conn:
-        reasons = sorted(conn.execute(sa.select(schema.rejected.c.reason).where(schema.rejected.c.home == home_id)).scalars())
+        query = sa.select(schema.rejected.c.reason).where(schema.rejected.c.home == home_id)
+        reasons = sorted(conn.execute(query).scalars())
         kettle = conn.execute(sa.select(schema.devices).where(schema.devices.c.device == "plug-kettle")).one()
         gateway = conn.execute(sa.select(schema.devices).where(schema.devices.c.home == home_id,
                                                                schema.devices.c.device == "gateway")).one()
@@ -167,7 +168,7 @@ def test_two_workers_share_20000_messages_with_duplicates_exactly_once(
 
 
 @pytest.mark.postgres
-def test_database_away_pauses_then_resumes_without_loss_or_doubles(
+def test_database_away_pauses_then_resumes_without_loss_or_doubles(  # noqa: PLR0917 - fixtures
     pg_url: str, cloud_broker: Mosquitto, start: Start, publisher: Publisher, home_id: str, tmp_path: Path
 ) -> None:
     from protocol.settings import EXAMPLE_CONFIG, load_settings

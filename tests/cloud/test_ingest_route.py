@@ -45,7 +45,8 @@ def test_golden_invalid_examples_rejected_for_named_reason(path: Path) -> None:
 def test_zero_is_a_value_and_a_failed_sensor_is_none() -> None:
     batch = Batch()
     route(batch, "up/h1/plug-tv/telemetry", as_uplink((EXAMPLES / "valid" / "zero-is-a-value.json").read_bytes()), 1)
-    route(batch, "up/h1/climate-bedroom/telemetry", as_uplink((EXAMPLES / "valid" / "sensor-failed.json").read_bytes()), 1)
+    failed = as_uplink((EXAMPLES / "valid" / "sensor-failed.json").read_bytes())
+    route(batch, "up/h1/climate-bedroom/telemetry", failed, 1)
     values = [dict(zip(ROW_COLUMNS, r, strict=True)) for r in batch.readings]
     assert [v["value"] for v in values[:4]] == [0.0, 0.0, 0.0, 0.0]
     assert any(v["value"] is None and v["err"] for v in values[4:])
@@ -81,11 +82,12 @@ def test_gateway_messages_become_events_alerts_and_presence() -> None:
     batch = Batch()
     route(batch, "up/h1/gateway/status", b'{"online": false, "ts": 10.0}', 11.0)
     route(batch, "up/h1/gateway/events", b'{"type": "mode", "ts": 12.0, "mode": "away"}', 12.5)
-    route(batch, "up/h1/gateway/events", b'{"type": "device_status", "ts": 13.0, "device": "door-back", "online": false}', 13)
+    event = b'{"event": "status", "ts": 13.0, "device": "door-back", "status": {"online": false}}'
+    route(batch, "up/h1/gateway/events", event, 13)
     alert = protocol.Alert(id="a1", rule="smoke", severity=protocol.Severity.CRITICAL,
-                           state=protocol.AlertState.RAISED, ts=14.0, message="smoke in kitchen", device="smoke-kitchen")
+                           state=protocol.AlertState.RAISED, ts=14.0, message="smoke", device="smoke-kitchen")
     route(batch, "up/h1/gateway/alerts", encode(alert), 14.5)
-    assert [e["type"] for e in batch.events] == ["status", "mode", "device_status"]
+    assert [e["type"] for e in batch.events] == ["gateway_status", "mode", "status"]
     assert batch.devices[("h1", "gateway")].online is False
     assert batch.devices[("h1", "door-back")].online is False
     assert batch.alerts[0]["alert_id"] == "a1" and batch.alerts[0]["source"] == "gateway"

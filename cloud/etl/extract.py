@@ -1,0 +1,166 @@
+"""Extract: sample logs (CSV/Parquet) loaded raw into the warehouse, and the incremental read by watermark."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from cloud.errors import EtlInputError
+from cloud.etl.context import DAY_S
+from cloud.ingest.route import ROW_COLUMNS, event_row
+from cloud.ingest.store import insert_for
+from cloud.warehouse import schema
+from cloud.warehouse.db import is_sqlite
+from protocol.frame import READING_COLUMNS
+
+CHUNK = 100_000
+_DTYPES = {"home": str, "device": str, "boot": str, "seq": "int64", "idx": "int64", "ts": "float64",
+           "received_at": "float64", "kind": str, "value": "float64", "unit": str, "err": str, "room": str,
+           "appliance": str}
+
+
+def read_sample(path: Path) -> pd.DataFrame:
+    """Read a sample log (`.parquet`, `.csv`, `.csv.gz`) in the reading-row layout; EtlInputError says what is wrong."""
+    try:
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, dtype=_DTYPES, keep_default_na=False, na_values={c: [""] for c in _DTYPES})
+    except (OSError, ValueError) as exc:
+        raise EtlInputError(f"{path}: cannot read sample log ({exc})") from exc
+    missing = [c for c in READING_COLUMNS if c not in frame.columns]
+    if missing:
+        raise EtlInputError(f"{path}: missing column(s) {', '.join(missing)} (expected {', '.join(READING_COLUMNS)})")
+    return frame[list(READING_COLUMNS)]
+
+
+def load_raw(engine: sa.Engine, frame: pd.DataFrame, progress: Callable[[int], Any] = lambda _n: None) -> int:
+    """Insert sample rows into `readings` (ON CONFLICT DO NOTHING); returns the rows newly stored."""
+    frame = frame.assign(t=frame["ts"].fillna(frame["received_at"]), ingested_at=time.time())[list(ROW_COLUMNS)]
+    before = _count(engine)
+    with engine.begin() as conn:
+        for start in range(0, len(frame), CHUNK):
+            chunk = frame.iloc[start:start + CHUNK]
+            insert_rows(conn, schema.readings, chunk, conflict=["device", "boot", "seq", "idx"])
+            progress(len(chunk))
+    return _count(engine) - before
+
+
+def insert_rows(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, conflict: list[str] | None = None) -> None:
+    """Bulk insert a frame; on SQLite straight through the driver's executemany (never multi-VALUES)."""
+    if frame.empty:
+        return
+    stmt = insert_for(conn)(table)
+    if conflict is not None:
+        stmt = stmt.on_conflict_do_nothing(index_elements=conflict)
+    columns = [c.name for c in table.columns if c.name in frame.columns]  # the compiled statement's order
+    rows = python_rows(frame[columns])
+    if is_sqlite(conn.engine):
+        sql = str(stmt.compile(dialect=conn.dialect, column_keys=columns))
+        conn.exec_driver_sql(sql, rows)
+    else:
+        _copy(conn, table, columns, rows, conflict)
+
+
+def _copy(conn: sa.Connection, table: sa.Table, columns: list[str], rows: list[tuple[Any, ...]],
+          conflict: list[str] | None) -> None:
+    """PostgreSQL bulk path: COPY (through a temporary table when duplicates must be skipped), in the caller's
+    transaction."""
+    names = ", ".join(columns)
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor:
+        target = table.name
+        if conflict is not None:
+            target = f"copy_{uuid.uuid4().hex[:12]}"
+            cursor.execute(f"CREATE TEMP TABLE {target} AS SELECT {names} FROM {table.name} WITH NO DATA")
+        with cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        if conflict is not None:
+            cursor.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {target} "
+                           f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING")
+            cursor.execute(f"DROP TABLE {target}")
+
+
+def python_rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """Rows as tuples of plain Python values, NaN as None (drivers reject numpy ints; PostgreSQL keeps NaN)."""
+    columns = []
+    for name in frame.columns:
+        values = frame[name].tolist()
+        if frame[name].isna().any():
+            values = [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in values]
+        columns.append(values)
+    return list(zip(*columns, strict=True))
+
+
+def load_events(engine: sa.Engine, path: Path, home: str) -> int:
+    """Load gateway events (JSON lines with `type` and `ts`, e.g. mode changes) for the security log's context."""
+    try:
+        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, ValueError) as exc:
+        raise EtlInputError(f"{path}: cannot read gateway events ({exc})") from exc
+    bad = next((n for n, e in enumerate(lines, 1) if not isinstance(e, dict) or "type" not in e or "ts" not in e), 0)
+    if bad:
+        raise EtlInputError(f"{path}: line {bad} is not an event object with `type` and `ts`")
+    rows = [event_row(str(e.get("home", home)), e) for e in lines]
+    if rows:
+        with engine.begin() as conn:
+            conn.execute(insert_for(conn)(schema.gateway_events).on_conflict_do_nothing(), rows)
+    return len(rows)
+
+
+def _count(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(schema.readings)).scalar_one())
+
+
+TOUCH_BUCKET_S = 900  # every time zone's offset is a multiple of 15 minutes, so a bucket never straddles midnight
+
+
+def touched(engine: sa.Engine, since: float | None, overlap_s: float) -> tuple[pd.DataFrame, float | None]:
+    """(home, device, t) per 15-minute bucket holding rows ingested after the watermark (all when None),
+    and the new watermark; the database does the grouping, so only a few rows travel.
+
+    Rows ingested up to `overlap_s` before the watermark are read again: concurrent workers' commits may land
+    slightly out of `ingested_at` order, and re-reading only recomputes partitions to the same values.
+    """
+    table = schema.readings
+    bucket: sa.ColumnElement[Any]
+    if is_sqlite(engine):  # t >= 0, so truncation is floor; PostgreSQL's CAST would round instead
+        bucket = sa.cast(table.c.t / TOUCH_BUCKET_S, sa.Integer)
+    else:
+        bucket = sa.func.floor(table.c.t / TOUCH_BUCKET_S)
+    query = sa.select(table.c.home, table.c.device, bucket.label("b"), sa.func.max(table.c.ingested_at).label("i"))
+    if since is not None:
+        query = query.where(table.c.ingested_at > since - overlap_s)
+    with engine.connect() as conn:
+        new = pd.read_sql(query.group_by(table.c.home, table.c.device, bucket), conn)
+    watermark = float(new["i"].max()) if len(new) else since
+    return new.assign(t=new["b"].astype(float) * TOUCH_BUCKET_S)[["home", "device", "t"]], watermark
+
+
+def extract(engine: sa.Engine, devices: list[str], t_from: float, t_to: float) -> pd.DataFrame:
+    """Every stored reading of `devices` with t in [t_from - 1 day, t_to): the touched days plus a day of context."""
+    table = schema.readings
+    columns = [table.c[c] for c in (*READING_COLUMNS, "t")]
+    query = sa.select(*columns).where(table.c.device.in_(devices), table.c.t >= t_from - DAY_S, table.c.t < t_to)
+    with engine.connect() as conn:
+        return pd.read_sql(query, conn)
+
+
+def events(engine: sa.Engine) -> pd.DataFrame:
+    """Gateway mode and presence events, the context of the security log."""
+    table = schema.gateway_events
+    query = sa.select(table.c.home, table.c.type, table.c.ts, table.c.payload).where(
+        table.c.type.in_(["mode", "gateway_status"]))
+    with engine.connect() as conn:
+        return pd.read_sql(query, conn)
