@@ -27,7 +27,7 @@ STATS = re.compile(r"^S (.*)$")
 
 # The plug's calibration, shared by the firmware config and the fake BL0937 so the figures round-trip.
 PLUG_CAL = {"w_per_hz": 1.3, "v_per_hz": 0.3, "a_per_hz": 0.005}
-PINS_PLUG = {"relay_pin": 12, "cf_pin": 5, "cf1_pin": 14, "sel_pin": 13}
+PINS_PLUG = {"relay_pin": 23, "cf_pin": 18, "cf1_pin": 19, "sel_pin": 21}  # as in hardware/pinmap.md
 
 
 def micropython() -> str:

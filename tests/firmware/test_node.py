@@ -65,11 +65,11 @@ def test_plug_meters_power_obeys_set_and_leaves_a_will(
         assert 0.0 in power, "the plug reported 0 W before the load came on: zero is a value"
         assert abs(max(power) - 2000) < 20
         assert any(v and 8.0 < v < 9.4 for v in readings(gateway, "current")), "2000 W / 230 V is ~8.7 A"
-        assert node.pin(12) == 0, "relay off at boot"
+        assert node.pin(23) == 0, "relay off at boot"
 
         client = gateway.client
         client.publish(f"iot/{home_id}/plug-kettle/set", json.dumps({"switch": True}), qos=1)
-        node.wait_line(lambda line: line == "P 12 1", 10, "the relay pin driven high")
+        node.wait_line(lambda line: line == "P 23 1", 10, "the relay pin driven high")
         node.until(lambda: True in readings(gateway, "switch"), 10, "telemetry answering the command")
 
         status = [json.loads(p) for _, p, _ in gateway.on("status")]
