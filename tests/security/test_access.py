@@ -116,16 +116,19 @@ def test_gateway_account_does_its_job_and_no_more(edge: SecureBroker, gateway: P
     dash.close()
 
 
-def test_client_id_of_another_device_does_not_take_over_its_session(edge: SecureBroker) -> None:
-    door_b = Peer(edge.url("plug-c"))
-    assert door_b.subscribe("iot/demo/plug-c/set") == [True]
-    impostor = Peer(edge.url("door-a"), client_id="plug-c")  # would kick plug-c off if the id were honoured
-    second = Peer(edge.url("door-a"), client_id="anything")  # the broker named both "door-a": this one wins
+@pytest.mark.parametrize("tls", [False, True], ids=["loopback", "tls"])
+def test_client_id_of_another_device_does_not_take_over_its_session(edge: SecureBroker, pki: Pki, tls: bool) -> None:
+    query = f"?ca={pki.ca}" if tls else ""
+    victim = Peer(edge.url("plug-c", tls=tls, query=query))
+    assert victim.subscribe("iot/demo/plug-c/set") == [True]
+    impostor = Peer(edge.url("door-a", tls=tls, query=query), client_id="plug-c")  # would kick plug-c off
+    second = Peer(edge.url("door-a", tls=tls, query=query), client_id="anything")  # both are "door-a": this wins
     wait_for(lambda: impostor.drops, what="the first door-a connection to be taken over by the second")
     impostor.close()  # before paho reconnects it (and takes the session back)
     dash = Peer(edge.url("dash-demo"))
     dash.publish("iot/demo/plug-c/set", b'{"switch": true}')
-    wait_for(lambda: door_b.on("iot/demo/plug-c/set"), what="plug-c, still connected, to get its command")
-    assert door_b.drops == [] and second.drops == []
-    for peer in (door_b, second, dash):
+    wait_for(lambda: victim.on("iot/demo/plug-c/set"), what="plug-c, still connected, to get its command")
+    assert victim.drops == [] and second.drops == []
+    assert impostor.on("iot/demo/plug-c/set") == [] and second.on("iot/demo/plug-c/set") == []
+    for peer in (victim, second, dash):
         peer.close()

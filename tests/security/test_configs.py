@@ -59,12 +59,12 @@ def test_queues_and_sessions_match_the_demo_config(side: str) -> None:
 
 
 @pytest.mark.parametrize("side", ["edge", "cloud"])
-def test_no_anonymous_access_and_client_id_is_the_username(side: str) -> None:
+def test_no_anonymous_access_and_global_options_only(side: str) -> None:
     conf = options(SECURE / f"{side}.conf")
     assert conf["allow_anonymous"] == ["false"]
-    assert conf["use_username_as_clientid"] == ["true"]
     assert conf["per_listener_settings"] == ["false"]  # the password file and ACL apply to every listener
-    assert "listener" not in conf  # global options only: listeners live in the deployment file
+    # Listener options before the first `listener` line make Mosquitto open a default listener on 0.0.0.0:1883.
+    assert not {"listener", "use_username_as_clientid", "cafile", "certfile", "require_certificate"} & set(conf)
 
 
 @pytest.mark.parametrize("deployment", ["edge-pi.conf", "cloud-server.conf"])
@@ -72,6 +72,7 @@ def test_plaintext_is_bound_to_loopback_and_everything_else_is_tls(deployment: s
     blocks = listeners(SECURE / deployment)
     assert blocks
     for address, settings in blocks:
+        assert settings["use_username_as_clientid"] == "true", address
         if "certfile" not in settings:
             assert re.fullmatch(r"\d+ (127\.0\.0\.1|::1|localhost)", address), address
         else:
