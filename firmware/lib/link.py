@@ -52,6 +52,7 @@ class Link:
             if hal.ticks_diff(now, self.next_try) < 0:
                 return
             if not hal.net_up():
+                hal.net_kick()  # ask the Wi-Fi driver to join again, at the same backoff pace
                 self.down("no network")
                 return
             try:

@@ -36,6 +36,7 @@ class Node:
         self.link.subscribe(self.t_set, 1)
         self.link.subscribe(self.t_ack, 1)
         self.outbox.unsend_all()
+        self.overflowing = False
 
     def _message(self, topic, msg):
         # Runs inside check_msg: only hand the message on.
@@ -79,7 +80,7 @@ class Node:
         lost = self.outbox.add(self.seq, ts_s, ts_ms, readings[:wire.MAX_READINGS])
         if lost and not self.overflowing:
             log("W", "outbox full: dropping oldest messages (gateway unreachable?)")
-        self.overflowing = bool(lost)
+            self.overflowing = True  # once per outage: _connected() re-arms the warning
         for r in readings:
             if self.buzzer and r[0] == kinds.CONTACT and r[1] and not self.sent.get(kinds.CONTACT, (0,))[0]:
                 self.buzzer.beep(now)  # a local chirp when a door opens

@@ -173,6 +173,30 @@ def test_broker_restart_loses_nothing_and_duplicates_nothing(
         gateway.close()
 
 
+def test_a_full_outbox_drops_oldest_and_says_so(
+    make_broker: Callable[..., Mosquitto], home_id: str, nodes: Callable[[dict[str, Any]], FirmwareNode]
+) -> None:
+    server = make_broker()
+    server.stop()  # the node boots while the broker is away: readings pile up in a 10-reading outbox
+    config = {**plug_config(home_id, server.url, power_ramp=100, speed=10), "outbox_readings": 10}
+    node = nodes(config)
+    node.until(lambda: node.stats().get("dropped", 0) >= 2, 20, "the outbox overflowing")
+    node.wait_line(lambda line: line.startswith("W outbox full"), 1, "one warning for the overflow")
+    server.start()
+    gateway = Gateway(server.host, server.port, home_id)
+    try:
+        node.until(lambda: gateway.on("status"), 15, "the status after reconnect")
+        status = json.loads(gateway.on("status")[-1][1])
+        assert status["online"] is True and status["dropped"] >= 2, status
+        node.until(lambda: len(gateway.telemetry()) >= 3, 15, "what the outbox kept")
+        seqs = sorted({m["seq"] for m in gateway.telemetry()})
+        assert seqs[0] > 1, "the oldest readings were the ones dropped"
+        assert sum(1 for line in node.output().splitlines() if line.startswith("W outbox full")) == 1
+        assert_contract(gateway)
+    finally:
+        gateway.close()
+
+
 def test_peak_heap_is_printed(
     broker: Mosquitto, home_id: str, nodes: Callable[[dict[str, Any]], FirmwareNode],
     capsys: pytest.CaptureFixture[str],
