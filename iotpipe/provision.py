@@ -30,6 +30,8 @@ FIRMWARE_ROLES: dict[DeviceType, str] = {
     DeviceType.CLIMATE: "climate", DeviceType.MOTION: "security", DeviceType.CONTACT: "security",
     DeviceType.LIGHT: "plug", DeviceType.PLUG: "plug",
 }
+# The security role drives a PIR and a contact: a device of one type gets only its own sensor's pins.
+_OTHER_SENSOR = {DeviceType.MOTION: "contact_", DeviceType.CONTACT: "pir_"}
 SERVICES = ("gateway", "ingest", "dash")
 PBKDF2_ITERATIONS = 101  # mosquitto_passwd 2.0's own default; our passwords carry 192 random bits anyway
 _FORBIDDEN = {"/": "'/' separates topic levels", "+": "'+' is an MQTT wildcard", "#": "'#' is an MQTT wildcard",
@@ -171,14 +173,15 @@ def firmware_config(home_id: str, name: str, kind: DeviceType, *, password: str,
     """The device's config.json: the firmware example's pins for its role, our identity, broker and secrets."""
     role = FIRMWARE_ROLES.get(kind)
     example: dict[str, Any] = json.loads(FIRMWARE_EXAMPLE.read_text()) if FIRMWARE_EXAMPLE.exists() else {}
-    config = {k: v for k, v in example.items() if k not in {"climate", "security", "plug", "sim", "mqtt"}}
+    config = {k: v for k, v in example.items() if k not in {"climate", "security", "plug", "sim", "mqtt", "role"}}
     mqtt: dict[str, Any] = {**example.get("mqtt", {}), "broker": broker, "user": name, "password": password}
     if ca_pem is not None:
         mqtt["ca_pem"] = ca_pem
     config.update(home=home_id, device=name, mqtt=mqtt, wifi={"ssid": wifi[0], "password": wifi[1]})
     if role is not None:
+        other = _OTHER_SENSOR.get(kind)
         config["role"] = role
-        config[role] = example.get(role, {})
+        config[role] = {k: v for k, v in example.get(role, {}).items() if other is None or not k.startswith(other)}
     return config
 
 
@@ -252,25 +255,41 @@ def _service_accounts(service: str, files: Files, edge: str, cloud: str) -> list
     raise RefusedError(f"unknown service {service!r} (one of {', '.join(SERVICES)})")
 
 
+def _tls_query(files: Files, user: str, unit: str | None) -> tuple[str, str | None]:
+    """Issue `user`'s client certificate; the URL query naming the files, and a systemd drop-in if `unit`.
+
+    A hardened unit (DynamicUser=yes) cannot read a root-owned key: systemd's LoadCredential hands the files to
+    the service under /run/credentials/UNIT/, readable by it alone, and the URL points there."""
+    cert = issue_client(files.certs, user)
+    sources = {"ca.pem": ca_paths(files.certs).cert, "client.pem": cert.cert, "client.key": cert.key}
+    if unit is None:
+        return f"?ca={sources['ca.pem']}&cert={cert.cert}&key={cert.key}", None
+    where = f"/run/credentials/{unit}"
+    dropin = "[Service]\n" + "".join(f"LoadCredential={name}:{path}\n" for name, path in sources.items())
+    return f"?ca={where}/ca.pem&cert={where}/client.pem&key={where}/client.key", dropin
+
+
 def provision_service(service: str, home_id: str, files: Files, *, edge: str = "127.0.0.1:1883",
-                      cloud: str = "localhost:8883", worker: int = 1) -> Path:
-    """Create a service's broker account(s) and write its URLs to `{var}/provision/services/{user}.env`."""
+                      cloud: str = "localhost:8883", worker: int = 1, unit: str | None = None) -> Path:
+    """Create a service's broker account(s) and write its URLs to `{var}/provision/services/{user}.env`
+    (with `unit`, TLS files are read through systemd credentials and a drop-in for the unit is written too)."""
     user = service_user(service, home_id, worker)
     accounts = _service_accounts(service, files, edge, cloud)
     for account in accounts:
         if user in passwd_users(account.passwd):
             raise RefusedError(f"{user!r} already has an account in {account.passwd}")
-    lines = []
+    lines, folder = [], files.out / "services"
     for account in accounts:
-        password = new_password()
-        query = ""
+        password, query, dropin = new_password(), "", None
         if account.tls:
-            cert = issue_client(files.certs, user)
-            query = f"?ca={ca_paths(files.certs).cert}&cert={cert.cert}&key={cert.key}"
+            query, dropin = _tls_query(files, user, unit)
         add_account(account.passwd, user, password)
         scheme = "mqtts" if account.tls else "mqtt"
         lines.append(f"{account.env}={_url(scheme, user, password, account.address, query)}")
-    target = files.out / "services" / f"{user}.env"
+        if dropin is not None:
+            (folder / f"{unit}.d").mkdir(parents=True, exist_ok=True)
+            (folder / f"{unit}.d" / "credentials.conf").write_text(dropin)
+    target = folder / f"{user}.env"
     _write_private(target, "\n".join(lines) + "\n")
     logger.info("service provisioned service=%s user=%s", service, user)
     return target

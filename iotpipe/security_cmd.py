@@ -135,6 +135,9 @@ def _pin_note(target: Path) -> None:
         click.echo(f"note: no firmware role for this kind; {target} carries the credentials for your own device")
     elif not written[role]:
         click.echo(f"note: set the pins in the {role!r} section of {target} (firmware/lib/config.py checks them)")
+    else:
+        click.echo(f"note: the {role!r} pins are those of firmware/config.example.json (hardware/pinmap.md); "
+                   "edit them if your wiring differs")
 
 
 @provision.command("service")
@@ -142,15 +145,21 @@ def _pin_note(target: Path) -> None:
 @click.option("--edge", default="127.0.0.1:1883", show_default=True, help="edge broker host:port for the URL")
 @click.option("--cloud", default="localhost:8883", show_default=True, help="cloud broker TLS host:port for the URL")
 @click.option("--worker", type=click.IntRange(min=1), default=1, show_default=True, help="ingest worker number")
+@click.option("--systemd-unit", "unit", help="read TLS files as this unit's systemd credentials "
+              "(e.g. iotpipe-gateway.service); writes a drop-in for it")
 @_file_options
 @pass_context
 @_refusals
-def service(ctx: Context, *, service: str, edge: str, cloud: str, worker: int, **paths: Path | None) -> None:
+def service(ctx: Context, *, service: str, edge: str, cloud: str, worker: int, unit: str | None,
+            **paths: Path | None) -> None:
     """Create a service's broker account(s); its URLs go to VAR/provision/services/USER.env."""
     files = _files(ctx, **paths)
-    target = provision_service(service, ctx.settings.home_id, files, edge=edge, cloud=cloud, worker=worker)
+    target = provision_service(service, ctx.settings.home_id, files, edge=edge, cloud=cloud, worker=worker,
+                               unit=unit)
     if service == "gateway":
         click.echo(f"gateway: client certificate issued, CA {ca_paths(files.certs).cert}")
+        if unit:
+            click.echo(f"gateway: install {target.parent / (unit + '.d')} as /etc/systemd/system/{unit}.d")
     click.echo(f"{service}: broker URL(s) with the password in {target} (a systemd EnvironmentFile)")
 
 

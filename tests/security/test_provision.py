@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -18,7 +20,8 @@ from iotpipe import cli, logs
 from iotpipe.broker import Mosquitto, free_port
 from iotpipe.provision import Files, add_account, hash_password, passwd_users
 from protocol.config import load_home_config
-from protocol.settings import EXAMPLE_CONFIG
+from protocol.endpoint import BrokerURL
+from protocol.settings import EXAMPLE_CONFIG, REPO_ROOT
 from tests.security.conftest import SECURE, deployed
 from tests.security.peers import Peer, attempt
 from tests.support import wait_for
@@ -268,3 +271,24 @@ def test_certs_keeps_an_existing_ca(iotpipe: Cli, tmp_path: Path) -> None:
     assert run.code == 0 and (tmp_path / "var" / "certs" / "ca.pem").read_bytes() == ca
     assert stat.S_IMODE((tmp_path / "var" / "certs" / "gateway-demo.key").stat().st_mode) == 0o600
     assert iotpipe("--var", "var", "certs", "--client", "Bad/Name").code == 2
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze absent: apt-get install systemd")
+def test_gateway_credentials_drop_in_is_accepted_by_systemd(iotpipe: Cli, home: Path, tmp_path: Path) -> None:
+    unit = "iotpipe-gateway.service"
+    assert iotpipe("--var", "var", "certs", "--no-server").code == 0
+    run = provision(iotpipe, "service", "gateway", "--systemd-unit", unit)
+    assert run.code == 0, run
+    services = tmp_path / "var" / "provision" / "services"
+    url = BrokerURL.parse(env_file(services / "gateway-demo.env")["IOTPIPE_CLOUD_URL"])
+    assert (url.ca_file, url.key_file) == (f"/run/credentials/{unit}/ca.pem", f"/run/credentials/{unit}/client.key")
+    dropin = (services / f"{unit}.d" / "credentials.conf").read_text()
+    for line in dropin.splitlines()[1:]:
+        assert Path(line.split(":", 1)[1]).is_file(), line
+    installed = tmp_path / "systemd"
+    shutil.copytree(services / f"{unit}.d", installed / f"{unit}.d")
+    unit_text = (REPO_ROOT / "deploy" / "systemd" / unit).read_text()
+    (installed / unit).write_text(re.sub(r"^ExecStart=\S+", f"ExecStart={sys.executable}", unit_text, flags=re.M))
+    result = subprocess.run(["systemd-analyze", "verify", str(installed / unit)], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0 and "credentials.conf" not in result.stdout + result.stderr, result
