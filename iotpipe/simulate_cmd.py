@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import signal
-import sys
 import threading
 import zoneinfo
 from pathlib import Path
@@ -13,12 +11,10 @@ from typing import Any
 
 import click
 
-from protocol.errors import ConfigError
-from protocol.settings import load_settings
+from iotpipe.context import Context, pass_context
 from simulator import Faults, SimulatorError, run_backfill, run_live, simulator_section
 
 common = [
-    click.option("--config", "config_path", type=click.Path(path_type=Path), help="home.toml (IOTPIPE_HOME_CONFIG)"),
     click.option("--seed", type=int, default=None, help="model seed (default: [simulator] seed, else 42)"),
     click.option("--intruder", is_flag=True, help="inject an intruder (live: 10 s after start; backfill: day 1 11:00)"),
 ]
@@ -37,17 +33,17 @@ def simulate() -> None:
 
 @simulate.command("live")
 @_with_common
-@click.option("--edge-url", help="edge broker URL (IOTPIPE_EDGE_URL)")
 @click.option("--interval", type=float, default=5.0, show_default=True, help="heartbeat: seconds between reports")
 @click.option("--speed", type=float, default=1.0, show_default=True, help="simulated seconds per real second")
 @click.option("--homes", type=int, default=1, show_default=True, help="run N copies of the home, ids HOME-1..HOME-N")
 @click.option("--ledger", type=click.Path(path_type=Path), help="append every generated key to this CSV file")
 @click.option("--faults", default=None,
               help='rates, e.g. "duplicate=0.01,reorder=0.01,malformed=0.001,late=0.01,dropout=0.001"')
-def live(*, config_path: Path | None, seed: int | None, intruder: bool, edge_url: str | None, interval: float,
+@pass_context
+def live(ctx: Context, /, *, seed: int | None, intruder: bool, interval: float,
          speed: float, homes: int, ledger: Path | None, faults: str | None) -> None:
     """Run the home's devices as MQTT clients until interrupted (SIGINT/SIGTERM)."""
-    settings = load_settings(config_path, edge_url=edge_url)
+    settings = ctx.settings
     parsed = Faults.parse(faults)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -72,10 +68,11 @@ def live(*, config_path: Path | None, seed: int | None, intruder: bool, edge_url
               help="which files (default both)")
 @click.option("--interval", type=float, default=5.0, show_default=True, help="heartbeat: seconds between reports")
 @click.option("--step", type=float, default=5.0, show_default=True, help="model resolution in seconds")
-def backfill(*, config_path: Path | None, seed: int | None, intruder: bool, days: float, start_date: dt.datetime | None,
+@pass_context
+def backfill(ctx: Context, /, *, seed: int | None, intruder: bool, days: float, start_date: dt.datetime | None,
              out: Path, formats: tuple[str, ...], interval: float, step: float) -> None:
     """Write DAYS of the home's history as sample logs in the reading-row layout ETL reads."""
-    settings = load_settings(config_path)
+    settings = ctx.settings
     tz = zoneinfo.ZoneInfo(settings.home.home.timezone)
     day = start_date.date() if start_date else dt.date.today() - dt.timedelta(days=int(days))
     start = dt.datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
@@ -86,22 +83,3 @@ def backfill(*, config_path: Path | None, seed: int | None, intruder: bool, days
     rows = run_backfill(settings.home, start, days, out, seed=base_seed, interval=interval, step=step,
                         formats=formats or ("parquet", "csv"), intrusions=intrusions)
     click.echo(f"{rows} rows -> {out}.parquet / {out}.csv.gz")
-
-
-def main() -> None:
-    """`python -m iotpipe.simulate_cmd`: the command on its own, bad config exiting 78 with one line."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    try:
-        simulate.main(standalone_mode=False)
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(78)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.Abort:
-        sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 RESEND_BATCH = 20  # overdue messages resent per device per second, so a backlog never floods the broker
 MAX_BACKOFF = 30.0  # s between reconnect attempts at most
 STATUS_EVERY = 10.0  # s: a changed drop count is republished in the status at most this often
+OFFLINE = b'{"online":false}'  # the LWT and the goodbye, exactly as DESIGN.md writes it
 
 
 @dataclass
@@ -42,6 +43,8 @@ class LiveStats:
     ticks: int = 0
     late_ticks: int = 0
     commands: int = 0
+    kept: int = 0  # messages waiting in outboxes for a watermark, as of the last second
+    dropped: int = 0  # messages dropped from full outboxes, as of the last second
     faults: dict[str, int] = field(default_factory=dict)
 
 
@@ -111,7 +114,7 @@ class LiveDevice:
 
     def _make_client(self) -> mqtt.Client:
         client = make_client(self.shared.url, self.client_id)
-        client.will_set(topics.edge(self.home, self.spec.id, Channel.STATUS), encode(Status(online=False)), 1, True)
+        client.will_set(topics.edge(self.home, self.spec.id, Channel.STATUS), OFFLINE, 1, True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -261,6 +264,5 @@ class LiveDevice:
     def stop(self) -> None:
         """Say goodbye: a retained offline status (the LWT is only for crashes), then disconnect."""
         if self.connected:
-            self.client.publish(topics.edge(self.home, self.spec.id, Channel.STATUS), encode(Status(online=False)),
-                                1, True)
+            self.client.publish(topics.edge(self.home, self.spec.id, Channel.STATUS), OFFLINE, 1, True)
             self.client.disconnect()

@@ -249,10 +249,13 @@ def _run(homes: list[LiveHome], loop: Loop, stats: LiveStats, *, tick: float, sp
             heapq.heappush(queue, (at + tick * (1 + missed), n))
         if now >= chores:
             chores = max(chores + 1.0, now + 0.5)
+            kept = dropped = 0
             for home in homes:
                 for dev in home.devices:
                     dev.service(now)
                     loop.flush(dev)
+                    kept, dropped = kept + len(dev.outbox), dropped + dev.outbox.dropped
+            stats.kept, stats.dropped = kept, dropped
             if stream is not None:
                 stream.flush()
 
