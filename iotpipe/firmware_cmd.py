@@ -54,6 +54,20 @@ def build(out: Path = BUILD_DIR, firmware_dir: Path = FIRMWARE_DIR) -> list[Path
     return written
 
 
+def build_unix(out: Path, firmware_dir: Path = FIRMWARE_DIR) -> Path:
+    """The deployable build plus the unix-port fake HAL (out/unix/hal.mpy), to run nodes without a board."""
+    build(out, firmware_dir)
+    compile_file(firmware_dir / "unix" / "hal.py", out / "unix" / "hal.mpy")
+    return out
+
+
+def unix_node_command(workdir: Path, build_dir: Path, heap: str = "64k") -> list[str]:
+    """argv running one firmware node under MicroPython's unix port; WORKDIR holds its config.json."""
+    interpreter = Path(sys.executable).with_name("micropython")
+    return [str(interpreter), "-X", f"heapsize={heap}", str(FIRMWARE_DIR / "unix" / "run.py"), str(workdir),
+            str(build_dir / "lib"), str(build_dir / "unix")]
+
+
 def _run_tool(args: Sequence[str], what: str, port: str) -> None:
     """Run esptool or mpremote; a failure becomes one line naming the step and the tool's last words."""
     proc = subprocess.run(list(args), capture_output=True, text=True, check=False)

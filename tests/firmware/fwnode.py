@@ -16,13 +16,12 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from iotpipe.firmware_cmd import FIRMWARE_DIR, build, compile_file
+from iotpipe.firmware_cmd import build_unix, unix_node_command
 from protocol.settings import REPO_ROOT
 from tests.support import wait_for
 
 MICROPYTHON = REPO_ROOT / ".venv" / "bin" / "micropython"
 HEAP = "64k"  # an ESP32 leaves ~110 KiB free; the unix port's 64-bit objects make 64 KiB the stricter test
-RUN_PY = FIRMWARE_DIR / "unix" / "run.py"
 STATS = re.compile(r"^S (.*)$")
 
 # The plug's calibration, shared by the firmware config and the fake BL0937 so the figures round-trip.
@@ -38,9 +37,7 @@ def micropython() -> str:
 
 def build_for_unix(out: Path) -> Path:
     """The deployable build (lib/*.mpy) plus the fake HAL compiled beside it (unix/hal.mpy)."""
-    build(out)
-    compile_file(FIRMWARE_DIR / "unix" / "hal.py", out / "unix" / "hal.mpy")
-    return out
+    return build_unix(out)
 
 
 def run_snippet(code: str, build_dir: Path, heap: str = HEAP, timeout: float = 20) -> str:
@@ -67,11 +64,9 @@ class FirmwareNode:
         (workdir / "config.json").write_text(json.dumps(config))
         self.lines: list[str] = []
         self._lock = threading.Lock()
-        self.proc = subprocess.Popen(
-            [micropython(), "-X", f"heapsize={heap}", str(RUN_PY), str(workdir), str(build_dir / "lib"),
-             str(build_dir / "unix")],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
+        argv = unix_node_command(workdir, build_dir, heap)
+        argv[0] = micropython()
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
