@@ -66,8 +66,8 @@ def energy_daily(reader: Reader, home: str, since: dt.date) -> pd.DataFrame:
     """The ETL's daily energy per appliance (and the home meter) from `since` on."""
     e = s.energy_daily
     stmt = sa.select(
-        e.c.day, e.c.device, e.c.appliance, e.c.is_meter, e.c.kwh, e.c.cost, e.c.standby_kwh,
-        e.c.coverage_pct, e.c.hog,
+        e.c.day, e.c.device, e.c.appliance, e.c.is_meter, e.c.kwh, e.c.cost, e.c.standby_kwh, e.c.on_hours,
+        e.c.covered_hours, e.c.coverage_pct, e.c.hog,
     ).where(e.c.home == home, e.c.day >= since)
     return reader.frame(stmt)
 

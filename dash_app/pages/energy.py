@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 
+from cloud.warehouse import queries as warehouse_queries
 from dash_app import figures, ids, queries
 from dash_app.services import Services
 from dash_app.views import Node, local_time, notice, problem, stat
@@ -113,36 +114,31 @@ def completeness_note(daily: pd.DataFrame) -> str:
 
 
 def hog_table(daily: pd.DataFrame, today: dt.date, days: int = HOG_DAYS) -> pd.DataFrame:
-    """Per appliance over the last `days` days: kWh, share, cost, standby, week-over-week change, hog days,
-    completeness; plus the meter's untracked remainder. Ranked by kWh."""
+    """The warehouse's hog figures for the last `days` days (kWh, share, cost, standby, week-over-week, hog days,
+    worst coverage), plus how many days had gaps and the meter's untracked remainder as a row of its own."""
     if daily.empty:
         return pd.DataFrame()
+    table = warehouse_queries.hogs_table(daily, today, days).set_index("appliance")
     day = pd.to_datetime(daily["day"]).dt.date
-    now_start, prev_start = today - dt.timedelta(days=days), today - dt.timedelta(days=2 * days)
-    cur, prev = daily[(day > now_start) & (day <= today)], daily[(day > prev_start) & (day <= now_start)]
-    apps = cur[~cur["is_meter"].astype(bool)]
-    apps = apps.assign(gap=apps["coverage_pct"] < 99.0)
-    table = apps.groupby("appliance").agg(kwh=("kwh", "sum"), cost=("cost", "sum"), standby_kwh=("standby_kwh", "sum"),
-                                          hog_days=("hog", "sum"), coverage_pct=("coverage_pct", "mean"),
-                                          gap_days=("gap", "sum"))
-    before = prev[~prev["is_meter"].astype(bool)].groupby("appliance")["kwh"].sum()
-    table["wow_pct"] = (table["kwh"] / before.reindex(table.index) - 1.0) * 100.0
-    meter = cur[cur["is_meter"].astype(bool)]
+    window = daily[(day > today - dt.timedelta(days=days)) & (day <= today)]
+    gaps = window[window["coverage_pct"] < 99.0].groupby("appliance")["day"].nunique()
+    table["gap_days"] = gaps.reindex(table.index).fillna(0).astype(int)
+    meter = window[window["is_meter"].astype(bool)]
     if len(meter):
-        rest = max(0.0, float(meter["kwh"].sum()) - float(table["kwh"].sum()))
-        ratio = rest / float(meter["kwh"].sum()) if float(meter["kwh"].sum()) else 0.0
-        table.loc["untracked"] = {"kwh": rest, "cost": float(meter["cost"].sum()) * ratio, "standby_kwh": float("nan"),
-                                  "hog_days": 0, "coverage_pct": float(meter["coverage_pct"].mean()),
-                                  "gap_days": int((meter["coverage_pct"] < 99.0).sum()),
-                                  "wow_pct": float("nan")}
-    table["share_pct"] = table["kwh"] / table["kwh"].sum() * 100.0 if table["kwh"].sum() else 0.0
+        total = float(meter["kwh"].sum())
+        rest = max(0.0, total - float(table["kwh"].sum()))
+        table.loc["untracked"] = {"kwh": rest, "cost": float(meter["cost"].sum()) * (rest / total if total else 0.0),
+                                  "standby_kwh": float("nan"), "hog_days": 0, "share": rest / total if total else 0.0,
+                                  "coverage_pct": float(meter["coverage_pct"].min()), "week_over_week": float("nan"),
+                                  "gap_days": int((meter["coverage_pct"] < 99.0).sum())}
+    table = table.assign(share_pct=table["share"] * 100.0, wow_pct=table["week_over_week"] * 100.0)
     return table.sort_values("kwh", ascending=False).reset_index()
 
 
 def hogs_view(svc: Services) -> Node:
     """The ranked hogs table, each kWh with its completeness."""
     try:
-        daily = queries.energy_daily(svc.reader, svc.home_id, _today(svc) - dt.timedelta(days=2 * HOG_DAYS + 1))
+        daily = queries.energy_daily(svc.reader, svc.home_id, _today(svc) - dt.timedelta(days=2 * HOG_DAYS - 1))
     except WarehouseError as exc:
         return problem(exc)
     table = hog_table(daily, _today(svc))
@@ -151,7 +147,7 @@ def hogs_view(svc: Services) -> Node:
     currency = svc.home.home.currency
     head = html.Thead(html.Tr([html.Th(h) for h in (
         "#", "Appliance", "kWh", "Share", f"Cost ({currency})", "Standby kWh", "vs prev. week", "Hog days",
-        "Complete")]))
+        "Complete (worst day)")]))
     body = html.Tbody([_hog_row(i, row) for i, row in enumerate(table.itertuples(), 1)])
     return dbc.Table([head, body], size="sm", hover=True, striped=True, responsive=True, id="hogs")
 

@@ -186,6 +186,7 @@ def _mode_from_warehouse(svc: Services) -> ModeState | None:
         return None
     try:
         data = json.loads(rows.iloc[0]["payload"])
+        data = data["mode"] if isinstance(data.get("mode"), dict) else data  # a ModeState, or its fields inline
         return ModeState(mode=AlarmMode(data["mode"]), since=float(data.get("since", rows.iloc[0]["ts"])),
                          source=str(data.get("source", "warehouse")), by=data.get("by"))
     except (ValueError, KeyError, TypeError):

@@ -19,7 +19,7 @@ from dash_app.pages import energy, home, security, system
 from dash_app.services import Services
 from protocol import AlertState, Kind
 from tests.dash_app.conftest import services
-from tests.dash_app.ingest import device_answer, execute, raise_alert
+from tests.dash_app.ingest import device_answer, execute, land, raise_alert
 
 
 def text(node: object) -> str:
@@ -109,16 +109,17 @@ def test_hog_table_ranks_shares_and_week_over_week() -> None:
         week2 = i >= 7
         rows += [
             {"day": day, "appliance": "heater", "is_meter": False, "kwh": 4.0 if week2 else 2.0, "cost": 1.0,
-             "standby_kwh": 0.0, "coverage_pct": 100.0, "hog": week2 and i == 13},
+             "standby_kwh": 0.0, "coverage_pct": 100.0, "hog": week2 and i == 13, "on_hours": 2, "covered_hours": 24},
             {"day": day, "appliance": "tv", "is_meter": False, "kwh": 1.0, "cost": 0.3, "standby_kwh": 0.1,
-             "coverage_pct": 90.0 if i == 10 else 100.0, "hog": False},
+             "coverage_pct": 90.0 if i == 10 else 100.0, "hog": False, "on_hours": 4, "covered_hours": 24},
             {"day": day, "appliance": "meter", "is_meter": True, "kwh": 6.0, "cost": 1.8, "standby_kwh": 0.0,
-             "coverage_pct": 100.0, "hog": False},
+             "coverage_pct": 100.0, "hog": False, "on_hours": 24, "covered_hours": 24},
         ]
     table = energy.hog_table(pd.DataFrame(rows), days[-1]).set_index("appliance")
     assert list(table.index) == ["heater", "tv", "untracked"]
     assert table.loc["heater", "kwh"] == pytest.approx(28.0) and table.loc["heater", "wow_pct"] == pytest.approx(100.0)
     assert table.loc["heater", "hog_days"] == 1 and table.loc["tv", "gap_days"] == 1
+    assert table.loc["tv", "coverage_pct"] == 90.0  # the worst day, not the mean: a gap is never averaged away
     assert table.loc["untracked", "kwh"] == pytest.approx(42.0 - 35.0)
     assert table["share_pct"].sum() == pytest.approx(100.0)
 
@@ -261,3 +262,13 @@ def test_current_alerts_take_the_latest_state() -> None:
                          "ts": [1.0, 1.0, 2.0], "severity": ["critical"] * 3})
     current = queries.current_alerts(rows).set_index("alert_id")
     assert current.loc["a", "state"] == "cleared" and current.loc["b", "state"] == "raised"
+
+
+@pytest.mark.parametrize("mode", ["night", {"mode": "night", "since": 1.0, "source": "gateway", "by": "bob"}])
+def test_mode_from_a_forwarded_mode_event(writable_db: Path, sample_now: float, mode: object) -> None:
+    url = f"sqlite:///{writable_db}"
+    event = {"type": "mode", "ts": sample_now - 1, "mode": mode}
+    land(url, "up/demo/gateway/events", json.dumps(event).encode())
+    svc = services(url, sample_now)
+    assert "night" in text(home.mode_view(svc))
+    svc.reader.close()
