@@ -162,3 +162,10 @@ def test_repeated_wrong_passwords_are_slowed_down(client) -> None:  # type: igno
 def test_the_login_page_escapes_what_it_echoes(client) -> None:  # type: ignore[no-untyped-def]
     body = client.get('/login?next=/"><script>alert(1)</script>').data
     assert b"<script>alert(1)" not in body
+
+
+def test_the_example_section_documents_every_key_with_its_default() -> None:
+    settings = load_settings(EXAMPLE_CONFIG, env={})
+    documented = set(settings.home.dashboard)
+    assert documented == set(DashboardConfig.__struct_fields__) - {"users", "secret"}
+    assert dashboard_config(settings, env={}) == DashboardConfig()
