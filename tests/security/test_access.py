@@ -74,14 +74,18 @@ def test_device_cannot_read_another_devices_commands(edge: SecureBroker, door_a:
     assert door_b.subscribe("iot/demo/door-b/set") == [True]
     # Mosquitto 2.0 grants these subscriptions and filters each message by read access at delivery.
     door_a.subscribe("iot/demo/door-b/set", "iot/demo/+/set", "iot/demo/#", "#")
+    door_b.publish("iot/demo/door-b/telemetry", b'{"seq": 1}')  # nor its readings, nor anyone else's
+    gateway = Peer(edge.url("gateway-demo"))
+    gateway.publish("iot/demo/door-b/ack", b'{"boot": "b", "seq": 1}')
+    gateway.publish("iot/demo/gateway/alerts", b'{"id": "x"}')
     dash = Peer(edge.url("dash-demo"))
     dash.publish("iot/demo/door-b/set", b'{"switch": true}')
-    dash.publish("iot/demo/door-a/set", b'{"switch": false}')
+    dash.publish("iot/demo/door-a/set", b'{"switch": false}')  # PUBACKed after all of the above: it comes last
     wait_for(lambda: door_a.on("iot/demo/door-a/set"), what="door-a's own command")
     wait_for(lambda: door_b.on("iot/demo/door-b/set"), what="door-b's command at door-b")
     assert door_a.topics() == {"iot/demo/door-a/set"}
-    door_b.close()
-    dash.close()
+    for peer in (door_b, gateway, dash):
+        peer.close()
 
 
 def test_device_cannot_raise_alerts_or_change_the_alarm_mode(edge: SecureBroker, gateway: Peer, door_a: Peer) -> None:
