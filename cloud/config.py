@@ -33,11 +33,9 @@ class CloudConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     group: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,40}$")] = "ingest"
     batch_size: Count = 5000
-    batch_wait_s: Positive = 0.2
     lake_flush_s: Positive = 10.0
     lake_max_rows: Count = 200_000
     retry_max_s: Positive = 30.0
-    etl_interval_s: Positive = 300.0
     etl_overlap_s: Annotated[float, msgspec.Meta(ge=0)] = 120.0  # re-read this much before the watermark
     long_gap_s: Positive = 300.0
     standby_w: Positive = 15.0

@@ -126,13 +126,16 @@ def _gateway(batch: Batch, home: str, channel: Channel, payload: bytes, now: flo
 
 
 def _gateway_event(batch: Batch, home: str, payload: bytes, now: float) -> None:
-    """A free-form gateway event: a JSON object with a string `type` (or the gateway's `event`) and a numeric `ts`."""
+    """A free-form gateway event: a JSON object with a string `type` (or `event`) and a numeric `ts`; a bare
+    ModeState (`mode`, `since`, ...) is a mode change at `since`."""
     try:
         event = msgspec.json.decode(payload)
     except msgspec.DecodeError as exc:
         raise ProtocolError(Reason.MALFORMED_JSON, str(exc)) from exc
     if not isinstance(event, dict):
         raise ProtocolError(Reason.WRONG_TYPE, "an event must be a JSON object")
+    if "type" not in event and "event" not in event and "mode" in event:  # the gateway sends a bare ModeState
+        event = {"type": "mode", "ts": event.get("since"), **event}
     kind, ts = event.get("type", event.get("event")), event.get("ts")
     if not isinstance(kind, str) or not kind or len(kind) > 40:
         raise ProtocolError(Reason.SCHEMA, "event needs a string `type` of 1..40 characters")

@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 
 logger = logging.getLogger(__name__)
+logging.getLogger("alembic").setLevel(logging.WARNING)  # one line of ours per migration instead of Alembic's dozen
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 

@@ -48,7 +48,7 @@ def local_hours(t: np.ndarray, tz: str) -> np.ndarray:
     return np.asarray(stamps.hour + stamps.minute / 60 + stamps.second / 3600, dtype=float)
 
 
-def make_sample(home: HomeConfig, start: str = "2026-03-02", days: int = 2, step: float = 60.0,
+def make_sample(home: HomeConfig, *, start: str = "2026-03-02", days: int = 2, step: float = 60.0,
                 home_id: str | None = None, fridge_reset_at: float | None = 1.5) -> Sample:
     """`days` of readings every `step` seconds from local midnight of `start`; the fridge's meter resets once."""
     tz = home.home.timezone
@@ -59,10 +59,12 @@ def make_sample(home: HomeConfig, start: str = "2026-03-02", days: int = 2, step
     sample = Sample(pd.DataFrame(), [])
     powers = {dev: _power(hours, *SCHEDULES[dev]) for dev in SCHEDULES}
     powers["meter-home"] = sum(powers.values()) + BASELOAD_W
+    grid = Grid(t, hours, day, step, t0, powers, fridge_reset_at)
     frames = []
     for index, device in enumerate(home.devices):
-        values = _values(device.id, device.type, hours, powers, t, step, t0, fridge_reset_at, day, sample)
-        frames.append(_rows(home_id or home.home.id, device.id, device.room, device.appliance, index, t, values))
+        values = _values(device.id, device.type, grid, sample)
+        frames.append(_rows(home_id or home.home.id, device.id, index, t, values, room=device.room,
+                            appliance=device.appliance))
     sample.rows = pd.concat(frames, ignore_index=True)[list(READING_COLUMNS)]
     sample.mode_events = _modes(t0, days, tz)
     sample.away_openings = days * sum(AWAY[0] <= h < AWAY[1] for h in DOOR_OPENINGS)
@@ -76,9 +78,23 @@ def _power(hours: np.ndarray, on: float, standby: float, spans: list[tuple[float
     return np.where(active, on, standby)
 
 
-def _values(device: str, kind: DeviceType, hours: np.ndarray, powers: dict[str, np.ndarray], t: np.ndarray,
-            step: float, t0: float, reset_days: float | None, day: np.ndarray, sample: Sample) -> dict[str, object]:
+@dataclass
+class Grid:
+    """The time grid and the appliance powers on it."""
+
+    t: np.ndarray
+    hours: np.ndarray
+    day: np.ndarray
+    step: float
+    t0: float
+    powers: dict[str, np.ndarray]
+    reset_days: float | None
+
+
+def _values(device: str, kind: DeviceType, grid: Grid, sample: Sample) -> dict[str, object]:
     """Each kind's values for one device over the grid (numpy arrays, or None for kinds it does not report)."""
+    hours, powers, t, step, t0, day = grid.hours, grid.powers, grid.t, grid.step, grid.t0, grid.day
+    reset_days = grid.reset_days
     phase = sum(map(ord, device)) % 17
     if kind is DeviceType.CLIMATE:
         return {"temperature": np.round(21 + 1.5 * np.sin(2 * np.pi * (hours + phase) / 24), 2),
@@ -113,8 +129,8 @@ UNITS = {"temperature": "°C", "humidity": "%", "light": "lx", "power": "W", "en
          "current": "A"}
 
 
-def _rows(home: str, device: str, room: str, appliance: str | None, index: int, t: np.ndarray,
-          values: dict[str, object]) -> pd.DataFrame:
+def _rows(home: str, device: str, index: int, t: np.ndarray, values: dict[str, object], *, room: str,
+          appliance: str | None) -> pd.DataFrame:
     """One message per grid instant with every kind of the device, idx in declaration order."""
     parts = []
     for idx, (kind, array) in enumerate(values.items()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -82,12 +83,15 @@ def test_gateway_messages_become_events_alerts_and_presence() -> None:
     batch = Batch()
     route(batch, "up/h1/gateway/status", b'{"online": false, "ts": 10.0}', 11.0)
     route(batch, "up/h1/gateway/events", b'{"type": "mode", "ts": 12.0, "mode": "away"}', 12.5)
+    route(batch, "up/h1/gateway/events", encode(protocol.ModeState(mode=protocol.AlarmMode.HOME, since=12.7,
+                                                                   source="button")), 12.8)
     event = b'{"event": "status", "ts": 13.0, "device": "door-back", "status": {"online": false}}'
     route(batch, "up/h1/gateway/events", event, 13)
     alert = protocol.Alert(id="a1", rule="smoke", severity=protocol.Severity.CRITICAL,
                            state=protocol.AlertState.RAISED, ts=14.0, message="smoke", device="smoke-kitchen")
     route(batch, "up/h1/gateway/alerts", encode(alert), 14.5)
-    assert [e["type"] for e in batch.events] == ["gateway_status", "mode", "status"]
+    assert [e["type"] for e in batch.events] == ["gateway_status", "mode", "mode", "status"]
+    assert (batch.events[2]["ts"], json.loads(batch.events[2]["payload"])["mode"]) == (12.7, "home")
     assert batch.devices[("h1", "gateway")].online is False
     assert batch.devices[("h1", "door-back")].online is False
     assert batch.alerts[0]["alert_id"] == "a1" and batch.alerts[0]["source"] == "gateway"
