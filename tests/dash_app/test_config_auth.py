@@ -19,7 +19,8 @@ HASH = generate_password_hash("correct horse", method="pbkdf2:sha256:1000")
 
 def settings_with(tmp_path: Path, section: str) -> object:
     path = tmp_path / "home.toml"
-    path.write_text(EXAMPLE_CONFIG.read_text() + "\n[dashboard]\n" + section)
+    without = EXAMPLE_CONFIG.read_text().split("\n[dashboard]\n")[0]  # the example's own section is the last one
+    path.write_text(without + "\n[dashboard]\n" + section)
     return load_settings(path, env={})
 
 
