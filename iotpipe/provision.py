@@ -103,17 +103,18 @@ def mosquitto_passwd() -> str | None:
         (p for p in ("/usr/bin/mosquitto_passwd", "/usr/local/bin/mosquitto_passwd") if os.access(p, os.X_OK)), None)
 
 
-def add_account(path: Path, user: str, password: str, *, binary: str | None = None, use_binary: bool = True) -> None:
+def add_account(path: Path, user: str, password: str, *, use_binary: bool = True) -> None:
     """Add `user` to a Mosquitto password file (created 0600), with mosquitto_passwd when present."""
     if user in passwd_users(path):
         raise RefusedError(f"{user!r} already has an account in {path}")
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    tool = (binary or mosquitto_passwd()) if use_binary else None
+    tool = mosquitto_passwd() if use_binary else None
     if tool is None:
+        separator = "" if path.read_text()[-1:] in ("", "\n") else "\n"  # a hand-edited last line may lack one
         with path.open("a") as out:
-            out.write(f"{user}:{hash_password(password)}\n")
+            out.write(f"{separator}{user}:{hash_password(password)}\n")
         return
     # -b puts the password on the command line for a moment; the file itself only ever holds the hash.
     proc = subprocess.run([tool, "-b", str(path), user, password], capture_output=True, text=True, check=False)
@@ -197,30 +198,41 @@ class DeviceRequest:
     wifi: tuple[str, str] = ("", "")
 
 
+def _ca_pem(broker: str, files: Files) -> str | None:
+    """Our CA certificate for a device that connects with TLS (None for plaintext); ConfigError if not made yet."""
+    if not broker.startswith("mqtts://"):
+        return None
+    ca_file = ca_paths(files.certs).cert
+    if not ca_file.exists():
+        raise ConfigError(f"{ca_file}: no CA yet: run `iotpipe certs` first (or pass --broker mqtt://...)")
+    return ca_file.read_text()
+
+
+def _replace(path: Path, text: str) -> None:
+    """Replace a file's text atomically, keeping its mode."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    shutil.copymode(path, tmp)
+    os.replace(tmp, path)
+
+
 def provision_device(config_path: Path, files: Files, request: DeviceRequest) -> Path:
-    """Check everything, then add the account, write config.json and append to home.toml; returns config.json."""
+    """Check everything, then write config.json, add the account and append to home.toml; returns config.json."""
     name = check_name(request.name)
     new_home = home_with_device(config_path, name, request.room, request.kind, request.label)
+    home_id = parse_home_config(new_home, str(config_path)).home.id
+    if name in {service_user(service, home_id) for service in SERVICES}:
+        raise RefusedError(f"device name {name!r} refused: it is the name of a service account")
     if name in passwd_users(files.edge_passwd):
         raise RefusedError(f"{name!r} already has an account in {files.edge_passwd}")
     broker = request.broker or default_broker()
-    ca_pem = None
-    if broker.startswith("mqtts://"):
-        ca_file = ca_paths(files.certs).cert
-        if not ca_file.exists():
-            raise ConfigError(f"{ca_file}: no CA yet: run `iotpipe certs` first (or pass --broker mqtt://...)")
-        ca_pem = ca_file.read_text()
-    home_id = parse_home_config(new_home, str(config_path)).home.id
     password = new_password()
+    config = firmware_config(home_id, name, request.kind, password=password, broker=broker,
+                             ca_pem=_ca_pem(broker, files), wifi=request.wifi)
     target = files.out / name / "config.json"
-    config = firmware_config(home_id, name, request.kind, password=password, broker=broker, ca_pem=ca_pem,
-                             wifi=request.wifi)
     _write_private(target, json.dumps(config, indent=2) + "\n")
     add_account(files.edge_passwd, name, password)
-    tmp = config_path.with_name(config_path.name + ".tmp")
-    tmp.write_text(new_home, encoding="utf-8")
-    shutil.copymode(config_path, tmp)
-    os.replace(tmp, config_path)
+    _replace(config_path, new_home)
     logger.info("device provisioned device=%s room=%s type=%s", name, request.room, request.kind.value)
     return target
 

@@ -74,6 +74,11 @@ def provision(iotpipe: Cli, *args: str) -> Run:
     return iotpipe("--config", "home.toml", "--var", "var", "provision", *args)
 
 
+def test_a_device_cannot_take_a_service_accounts_name(iotpipe: Cli, home: Path) -> None:
+    run = provision(iotpipe, "device", "gateway-demo", "--room", "kitchen", "--kind", "plug", "--broker", "mqtt://h")
+    assert run.code == 2 and "name of a service account" in run.err, run
+
+
 BAD_NAMES = ["a/b", "+", "#", "$SYS", "a\0b", "door front", "Door-Front", "x" * 41, "", "gateway", "door_front",
              "tür", "a+", "iot/#"]
 
@@ -256,12 +261,16 @@ def test_gateway_uplink_url_is_refused_without_its_certificate(provisioned: Prov
 
 
 def test_hash_written_without_the_binary_is_accepted_by_mosquitto(provisioned: Provisioned) -> None:
-    add_account(provisioned.files.edge_passwd, "door-new", "hashed-by-us", use_binary=False)
+    passwd = provisioned.files.edge_passwd
+    passwd.write_text(passwd.read_text().rstrip("\n"))  # as a hand edit may leave it
+    add_account(passwd, "door-new", "hashed-by-us", use_binary=False)
     provisioned.edge.stop()  # SIGTERM, then start: Mosquitto reads the password file again
     provisioned.edge.start()
     base = f"127.0.0.1:{provisioned.edge.port}"
     assert attempt(f"mqtt://door-new:hashed-by-us@{base}") == "connected"
     assert attempt(f"mqtt://door-new:hashed-by-them@{base}").startswith("refused")
+    fw = json.loads((provisioned.files.out / "plug-new" / "config.json").read_text())
+    assert attempt(f"mqtt://plug-new:{fw['mqtt']['password']}@{base}") == "connected"  # the line before it intact
 
 
 def test_certs_keeps_an_existing_ca(iotpipe: Cli, tmp_path: Path) -> None:
