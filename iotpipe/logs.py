@@ -21,5 +21,5 @@ def setup(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("werkzeug", "urllib3", "matplotlib", "asyncio", "coap", "alembic.runtime.migration"):
+    for noisy in ("werkzeug", "urllib3", "matplotlib", "asyncio", "coap", "alembic"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
