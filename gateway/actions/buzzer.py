@@ -97,6 +97,7 @@ class Buzzer:
         if count is None:
             count = max(1, round(self.siren_max_s / (pattern.on_s + pattern.off_s)))
         self.sounding = (alert_id, pattern)
+        self.device.on()  # the first beep starts now, not when gpiozero's pattern thread gets going
         self.device.beep(on_time=pattern.on_s, off_time=pattern.off_s, n=count, background=True)
         logger.info("buzzer %s for %s", pattern.name, alert_id)
 

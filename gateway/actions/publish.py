@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -23,6 +24,10 @@ class AlertPublisher:
     def on_alert(self, alert: Alert) -> None:
         """Publish an alert state (paho queues it while the broker is away)."""
         self.client.publish(self.alerts_topic, encode(alert), qos=1)
+        if threading.current_thread() is getattr(self.client, "_thread", None):
+            # On paho's own network thread (the rules run in its callback) the packet would wait until every
+            # other action returned; write it now. Safe: this thread is the only one that writes the socket.
+            self.client.loop_write()
 
     def on_mode(self, state: ModeState) -> None:
         """Publish the mode, retained, so every client (and the gateway after a restart) knows it."""

@@ -78,7 +78,8 @@ class CoapIntake:
         site.add_resource(["telemetry"], TelemetryResource(self))
         try:
             self._context = self._loop.run_until_complete(
-                aiocoap.Context.create_server_context(site, bind=(self.host, self.port))
+                # UDP only: aiocoap's default also opens CoAP over TCP, TLS and WebSockets on neighbouring ports.
+                aiocoap.Context.create_server_context(site, bind=(self.host, self.port), transports=["udp6"])
             )
         except OSError as exc:
             logger.error("coap intake cannot bind %s:%d: %s", self.host, self.port, exc)

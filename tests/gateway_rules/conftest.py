@@ -55,3 +55,12 @@ def uplink(device: str, kind: str, value: bool | float | None, now: float, **ext
     reading = Reading(kind=Kind(kind), value=value, unit=unit, err=None if value is not None else "read failed")
     fields: dict[str, Any] = {"boot": "a1b2c3", "seq": next(_SEQ), "ts": now} | extra
     return Uplink(v=1, device=device, readings=(reading,), received_at=now, **fields)
+
+
+def free_udp_port() -> int:
+    """A UDP port nothing is bound to right now (CoAP listens on UDP)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -20,10 +20,9 @@ from gateway.intake.body import CommitError
 from gateway.intake.coap import CoapIntake
 from gateway.intake.http import HttpIntake
 from gateway.rules.edge import EdgeRules
-from iotpipe.broker import free_port
 from protocol import Telemetry, encode
 from protocol.config import HomeConfig
-from tests.gateway_rules.conftest import FakeClock
+from tests.gateway_rules.conftest import FakeClock, free_udp_port
 
 EXAMPLES = Path(protocol.__file__).parent / "examples"
 RECEIVED_AT = 1764460060.0  # the golden files' receive time (protocol/examples/README.md)
@@ -161,7 +160,7 @@ def test_http_alarm_mode_and_acknowledgement(http: HttpIntake) -> None:
 
 @pytest.fixture
 def coap(example_home: HomeConfig, committer: SqliteCommitter) -> Iterator[CoapIntake]:
-    server = CoapIntake(example_home, committer, port=free_port(), clock=lambda: RECEIVED_AT, register_unknown=True)
+    server = CoapIntake(example_home, committer, port=free_udp_port(), clock=lambda: RECEIVED_AT, register_unknown=True)
     server.start()
     yield server
     server.stop()

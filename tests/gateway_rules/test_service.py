@@ -20,6 +20,7 @@ from gateway.service import Gateway, database_path
 from iotpipe.broker import Mosquitto, free_port
 from protocol import AlarmMode, AlertState, Kind, Reading, Telemetry, decode_alert, encode
 from protocol.settings import EXAMPLE_CONFIG, Settings, load_settings
+from tests.gateway_rules.conftest import free_udp_port
 from tests.support import Recorder, wait_for
 
 
@@ -51,7 +52,7 @@ def settings(tmp_path: Path, home_id: str, broker: Mosquitto, make_broker: Calla
     cloud = make_broker("cloud")
     cloud.stop()  # the internet is down for the whole test
     path = tmp_path / "home.toml"
-    path.write_text(home_toml(home_id, free_port(), free_port()))
+    path.write_text(home_toml(home_id, free_port(), free_udp_port()))
     return load_settings(path, edge_url=broker.url, cloud_url=cloud.url, var=tmp_path / "var", env={})
 
 
