@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import heapq
 import logging
 import random
@@ -198,6 +199,9 @@ def run_live(settings: Settings, *, interval: float = 5.0, speed: float = 1.0, h
                        intruder=intruder, ledger=Ledger(stream) if stream else None, loop=loop)
         try:
             _connect_all(homes_, settings)
+            # Thousands of long-lived client objects would make every full collection a pause of many ticks.
+            gc.collect()
+            gc.freeze()
             logger.info("simulator live homes=%d devices=%d broker=%s interval=%s speed=%s", len(homes_),
                         loop.total, settings.edge_url, interval, speed)
             _run(homes_, loop, stats, tick=min(interval, 1.0), speed=speed, stop=stop, stream=stream)

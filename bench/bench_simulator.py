@@ -1,0 +1,186 @@
+"""Simulator figures: devices one process sustains at a 1 s interval with < 1 % late ticks, and backfill rows/s.
+
+Run: .venv/bin/python -m bench.bench_simulator [--steps 250,500,1000,1500,2000] [--seconds 20] [--skip-live]
+
+Live: a private Mosquitto on a free port (iotpipe.broker.Mosquitto), the simulator in this process (one selector
+loop driving every paho client), and an "acker" process standing in for the gateway: it subscribes to all telemetry
+and publishes each device's watermark once a second, so outboxes stay small as they do in production (letting them
+fill instead would measure resend backoff, not steady state). Broker, acker and simulator share the 2 cores, so the
+figure is conservative. Homes of the example (27 devices each) are added until the step's device count is reached.
+A device tick is late when its home's turn starts more than 25 % of a tick after its time; missed ticks count late.
+Prints, never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import multiprocessing
+import resource
+import tempfile
+import threading
+import time
+import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import msgspec
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from iotpipe.broker import Mosquitto
+from protocol.settings import Settings, load_settings
+from simulator import LiveStats, run_live
+from simulator.backfill import Backfill, run_backfill
+
+PER_HOME = 27  # devices of the example home
+
+
+class Key(msgspec.Struct):
+    """What the acker needs from a telemetry message."""
+
+    device: str
+    boot: str
+    seq: int
+
+
+def acker(port: int, ready: multiprocessing.synchronize.Event, stop: multiprocessing.synchronize.Event) -> None:
+    """A stand-in gateway: publish each device's highest seq seen as its watermark, once a second."""
+    decoder = msgspec.json.Decoder(Key)
+    marks: dict[str, tuple[str, int]] = {}
+    changed: set[str] = set()
+    lock = threading.Lock()
+
+    def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        try:
+            key = decoder.decode(msg.payload)
+        except msgspec.DecodeError:
+            return
+        prefix = msg.topic.rsplit("/", 1)[0]
+        with lock:
+            boot, seq = marks.get(prefix, ("", -1))
+            if key.boot != boot or key.seq > seq:
+                marks[prefix] = (key.boot, key.seq)
+                changed.add(prefix)
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-acker", protocol=mqtt.MQTTv311)
+    client.max_inflight_messages_set(1000)
+    client.on_message = on_message
+
+    def on_connect(c: mqtt.Client, *_: object) -> None:
+        c.subscribe("iot/+/+/telemetry", 1)
+        ready.set()
+
+    client.on_connect = on_connect
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    while not stop.wait(1.0):
+        with lock:
+            due = [(p, marks[p]) for p in changed]
+            changed.clear()
+        for prefix, (boot, seq) in due:
+            client.publish(f"{prefix}/ack", msgspec.json.encode({"boot": boot, "seq": seq}), qos=1)
+    client.disconnect()
+    client.loop_stop()
+
+
+@contextmanager
+def running(settings: Settings, homes: int, stats: LiveStats) -> Iterator[None]:
+    """The live simulator in a thread for the block."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run_live, args=(settings,), daemon=True,
+                              kwargs={"interval": 1.0, "homes": homes, "stop": stop, "stats": stats})
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+def cpu() -> float:
+    """CPU seconds this process used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def live_step(settings: Settings, devices: int, seconds: float) -> tuple[int, float, float, float, int]:
+    """Run about `devices` devices; returns (devices, late %, messages/s, simulator CPU %, max outbox backlog)."""
+    homes = math.ceil(devices / PER_HOME)
+    stats = LiveStats()
+    with running(settings, homes, stats):
+        deadline = time.monotonic() + 60
+        while stats.generated < homes * PER_HOME and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(3.0)  # every client connected and ticking
+        ticks, late, published, used, started = stats.ticks, stats.late_ticks, stats.published, cpu(), time.monotonic()
+        backlog = 0
+        while time.monotonic() - started < seconds:
+            time.sleep(1.0)
+            backlog = max(backlog, stats.kept)
+        elapsed = time.monotonic() - started
+        ticks, late = stats.ticks - ticks, stats.late_ticks - late
+        rate = (stats.published - published) / elapsed
+        load = 100.0 * (cpu() - used) / elapsed
+    return homes * PER_HOME, 100.0 * late / max(ticks, 1), rate, load, backlog
+
+
+def bench_live(steps: list[int], seconds: float) -> None:
+    """Step the device count up until 1 % of ticks are late."""
+    with tempfile.TemporaryDirectory() as tmp, Mosquitto(Path(tmp)) as broker:
+        context = multiprocessing.get_context("spawn")
+        ready, stop = context.Event(), context.Event()
+        ack = context.Process(target=acker, args=(broker.port, ready, stop), daemon=True)
+        ack.start()
+        ready.wait(10)
+        settings = load_settings(edge_url=broker.url, env={})
+        print(f"live, 1 s interval, broker {broker.url}, acks from a stand-in gateway process")
+        print(f"{'devices':>8} {'late %':>8} {'msg/s':>8} {'sim CPU %':>10} {'max kept':>9}")
+        best = 0
+        for target in steps:
+            devices, late, rate, load, backlog = live_step(settings, target, seconds)
+            print(f"{devices:>8} {late:>8.2f} {rate:>8.0f} {load:>10.0f} {backlog:>9}", flush=True)
+            if late >= 1.0:
+                break
+            best = devices
+        stop.set()
+        ack.join(10)
+        print(f"sustained: {best} devices in one process at a 1 s interval with < 1 % late ticks")
+
+
+def bench_backfill(days: float) -> None:
+    """Backfill of the example home: generation alone, and with both files written."""
+    settings = load_settings(env={})
+    tz = zoneinfo.ZoneInfo(settings.home.home.timezone)
+    start = dt.datetime(2026, 11, 2, tzinfo=tz).timestamp()
+    began = time.perf_counter()
+    rows = sum(t.num_rows for t in Backfill(settings.home, start, interval=5.0).windows(days))
+    generate = time.perf_counter() - began
+    with tempfile.TemporaryDirectory() as tmp:
+        began = time.perf_counter()
+        run_backfill(settings.home, start, days, Path(tmp) / "log", interval=5.0)
+        written = time.perf_counter() - began
+    print(f"backfill, {days:g} days of the example home at a 5 s interval: {rows} rows")
+    print(f"  generate only: {generate:.1f} s = {rows / generate:,.0f} rows/s")
+    print(f"  Parquet + CSV.gz written: {written:.1f} s = {rows / written:,.0f} rows/s")
+
+
+def main() -> None:
+    """Parse arguments and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--steps", default="250,500,1000,1500,2000", help="device counts to try, in order")
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per step")
+    parser.add_argument("--days", type=float, default=7.0, help="days of backfill")
+    parser.add_argument("--skip-live", action="store_true")
+    parser.add_argument("--skip-backfill", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_backfill:
+        bench_backfill(args.days)
+    if not args.skip_live:
+        bench_live([int(s) for s in args.steps.split(",")], args.seconds)
+
+
+if __name__ == "__main__":
+    main()
