@@ -118,9 +118,12 @@ def _handler(intake: HttpIntake) -> type[BaseHTTPRequestHandler]:
     """A request handler class bound to `intake`."""
 
     class Handler(BaseHTTPRequestHandler):
+        """One request: read the body, route it, answer JSON."""
+
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:
+            """POST: refuse an oversized body before reading it."""
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY:
                 self._answer(_error(413, "too_large", f"body is {length} bytes, limit {MAX_BODY}"), close=True)
@@ -129,6 +132,7 @@ def _handler(intake: HttpIntake) -> type[BaseHTTPRequestHandler]:
             self._answer(intake.post(self.path, body, self.client_address[0]))
 
         def do_GET(self) -> None:
+            """GET: the alarm state."""
             self._answer(intake.get(self.path))
 
         def _answer(self, answer: Answer, close: bool = False) -> None:
@@ -142,6 +146,7 @@ def _handler(intake: HttpIntake) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(answer.body)
 
         def log_message(self, format: str, *args: Any) -> None:
+            """Access lines at debug level only: a busy webhook must not flood the journal."""
             logger.debug("http %s " + format, self.client_address[0], *args)
 
     return Handler

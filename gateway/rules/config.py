@@ -130,7 +130,7 @@ def parse_rules(home: HomeConfig) -> tuple[Rule, ...]:
     for index, raw in enumerate(home.rules):
         rule: Rule = section(raw, Rule, f"rules[{index}]")  # type: ignore[arg-type]  # a Union is a valid target
         _check_rule(home, rule, f"rules[{index}]")
-        rules.append(msgspec.structs.replace(rule, id=rule.id or f"{_tag(rule)}-{index}"))
+        rules.append(msgspec.structs.replace(rule, id=rule.id or f"{rule_type(rule).replace('_', '-')}-{index}"))
     ids = [r.id for r in rules]
     for index, rule_id in enumerate(ids):
         if rule_id in ids[:index]:
@@ -146,9 +146,9 @@ def parse_alarm(home: HomeConfig) -> AlarmSettings:
     return settings
 
 
-def _tag(rule: Rule) -> str:
+def rule_type(rule: Rule) -> str:
     """The rule's `type` as written in the config."""
-    return str(type(rule).__struct_config__.tag).replace("_", "-")
+    return str(type(rule).__struct_config__.tag)
 
 
 def _check_rule(home: HomeConfig, rule: Rule, where: str) -> None:

@@ -85,6 +85,7 @@ class EdgeService:
         home_id = self.runner.home_id
 
         def publish(msg: Telemetry) -> None:
+            """The Pi's climate goes through the edge broker, like any device's."""
             self.runner.client.publish(topics.edge(home_id, msg.device, Channel.TELEMETRY), encode(msg), qos=1)
 
         return PiClimate(source or Dht22(config.pin), config.device, publish, every_s=config.every_s, clock=clock)
