@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from gateway.rules.config import parse_alarm
 from iotpipe.certs import ca_paths, issue_client, lan_address
 from protocol.config import DeviceType, HomeConfig, load_home_config, parse_home_config
 from protocol.errors import ConfigError
@@ -310,18 +311,23 @@ def provision_service(service: str, home_id: str, files: Files, *, edge: str = "
 def edge_acl(home: HomeConfig) -> str:
     """The edge broker's ACL: each device its own topics (`%u`), the gateway and dashboard what they need."""
     h = home.home.id
+    alarm = parse_alarm(home)
+    pi_climate = "" if alarm.climate is None else (
+        f"# ... and the readings of the Pi's own DHT22, as device {alarm.climate.device!r} ([alarm.climate]).\n"
+        f"topic write iot/{h}/{alarm.climate.device}/telemetry\n")
     return f"""# Edge broker ACL for home {h!r}, written by `iotpipe provision acl`; reload Mosquitto after a change.
-# Usernames are client ids (use_username_as_clientid), so %u below is the device id the broker authenticated.
+# %u is the username the broker authenticated; on the TLS listener it is the client id too (use_username_as_clientid).
 
-# The gateway: reads what devices send, writes watermarks and commands, owns its own topics.
+# The gateway: reads what devices send, writes watermarks (and reads them back) and commands, owns its own
+# topics, publishes Home Assistant discovery.
 user {service_user("gateway", h)}
 topic read iot/{h}/+/telemetry
 topic read iot/{h}/+/status
-topic write iot/{h}/+/ack
+topic readwrite iot/{h}/+/ack
 topic write iot/{h}/+/set
 topic readwrite iot/{h}/gateway/#
-topic write homeassistant/#
-
+topic write {alarm.discovery_prefix}/#
+{pi_climate}
 # The dashboard: reads the live home, sends device commands, the alarm mode and alert acknowledgements.
 user {service_user("dash", h)}
 topic read iot/{h}/#

@@ -14,7 +14,7 @@ import pytest
 from iotpipe.broker import CONFIGS, Mosquitto, free_port
 from iotpipe.certs import Issued, ca_paths, issue_client, issue_server, make_ca
 from iotpipe.provision import add_account, cloud_acl, edge_acl, new_password
-from protocol.config import load_home_config
+from protocol.config import HomeConfig, load_home_config
 from protocol.settings import EXAMPLE_CONFIG
 
 SECURE = CONFIGS / "secure"
@@ -83,15 +83,16 @@ class SecureBroker:
         return f"{'mqtts' if tls else 'mqtt'}://{auth}127.0.0.1:{port}{query}"
 
 
-def start_secure(workdir: Path, side: str, pki: Pki, users: tuple[str, ...], server: str = "server") -> SecureBroker:
-    """Start `secure/{side}.conf` plus its deployment file, with accounts for `users` and the ACL of the home."""
+def start_secure(workdir: Path, side: str, pki: Pki, users: tuple[str, ...], *, server: str = "server",
+                 home: HomeConfig = HOME) -> SecureBroker:
+    """Start `secure/{side}.conf` plus its deployment file, with accounts for `users` and the ACL of `home`."""
     workdir.mkdir(parents=True, exist_ok=True)
     files = {f"{side}.passwd": workdir / f"{side}.passwd", f"{side}.acl": workdir / f"{side}.acl",
              "ca.pem": pki.ca, "server.pem": pki.folder / f"{server}.pem", "server.key": pki.folder / f"{server}.key"}
     passwords = {user: new_password() for user in users}
     for user, password in passwords.items():
         add_account(workdir / f"{side}.passwd", user, password)
-    acl = edge_acl(HOME) if side == "edge" else cloud_acl([HOME.home.id, "other"])
+    acl = edge_acl(home) if side == "edge" else cloud_acl([home.home.id, "other"])
     (workdir / f"{side}.acl").write_text(acl)
     tls_port = free_port()
     listeners = SECURE / ("edge-pi.conf" if side == "edge" else "cloud-server.conf")

@@ -7,10 +7,13 @@ acknowledges a QoS 1 publish it has denied, silently.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.security.conftest import Pki, SecureBroker
+from protocol.config import parse_home_config
+from protocol.settings import EXAMPLE_CONFIG
+from tests.security.conftest import Pki, SecureBroker, start_secure
 from tests.security.peers import Peer, attempt
 from tests.support import wait_for
 
@@ -19,7 +22,8 @@ from tests.support import wait_for
 def gateway(edge: SecureBroker) -> Iterator[Peer]:
     """The gateway account, subscribed as the gateway is (telemetry, status, its own topics)."""
     peer = Peer(edge.url("gateway-demo"))
-    assert peer.subscribe("iot/demo/+/telemetry", "iot/demo/+/status", "iot/demo/gateway/#") == [True] * 3
+    topics = ("iot/demo/+/telemetry", "iot/demo/+/status", "iot/demo/+/ack", "iot/demo/gateway/#")
+    assert peer.subscribe(*topics) == [True] * len(topics)
     yield peer
     peer.close()
 
@@ -51,11 +55,33 @@ def test_anonymous_is_refused_on_tls_too(edge: SecureBroker, pki: Pki) -> None:
 
 
 def test_device_cannot_publish_as_another_device(edge: SecureBroker, gateway: Peer, door_a: Peer) -> None:
-    for channel in ("telemetry", "status"):
+    for channel in ("telemetry", "status", "ack", "set"):  # a forged ack would make door-b drop unsent readings
         door_a.publish(f"iot/demo/door-b/{channel}", b'{"forged": true}')
     door_a.publish("iot/demo/door-a/telemetry", b'{"own": true}')  # same publisher, so it arrives after the above
     wait_for(lambda: gateway.on("iot/demo/door-a/telemetry"), what="door-a's own telemetry at the gateway")
     assert gateway.topics() == {"iot/demo/door-a/telemetry"}
+
+
+@pytest.fixture
+def pi_climate_edge(tmp_path: Path, pki: Pki) -> Iterator[SecureBroker]:
+    """An edge broker whose ACL is for a home with `[alarm.climate]`: a DHT22 on the Pi reported as a device."""
+    home = parse_home_config(EXAMPLE_CONFIG.read_text().replace("# climate = {", "climate = {"), "home.toml")
+    assert home.alarm["climate"]["device"] == "climate-hallway"
+    secure = start_secure(tmp_path / "edge", "edge", pki, ("gateway-demo", "dash-demo"), home=home)
+    yield secure
+    secure.server.kill()
+
+
+def test_gateway_reports_the_pis_own_climate_device_and_no_other(pi_climate_edge: SecureBroker) -> None:
+    dash = Peer(pi_climate_edge.url("dash-demo"))
+    assert dash.subscribe("iot/demo/+/telemetry") == [True]
+    gateway = Peer(pi_climate_edge.url("gateway-demo"))
+    gateway.publish("iot/demo/climate-living/telemetry", b'{"forged": true}')
+    gateway.publish("iot/demo/climate-hallway/telemetry", b'{"pi": "dht22"}')
+    wait_for(lambda: dash.on("iot/demo/climate-hallway/telemetry"), what="the Pi's climate readings")
+    assert dash.topics() == {"iot/demo/climate-hallway/telemetry"}
+    for peer in (dash, gateway):
+        peer.close()
 
 
 def test_device_cannot_publish_into_other_homes_or_channels(gateway: Peer, door_a: Peer, edge: SecureBroker) -> None:
@@ -113,6 +139,7 @@ def test_gateway_account_does_its_job_and_no_more(edge: SecureBroker, gateway: P
     gateway.publish("iot/demo/gateway/alerts", b'{"id": "intrusion"}')
     gateway.publish("iot/demo/gateway/mode", b'"away"', retain=True)
     wait_for(lambda: door_a.on("iot/demo/door-a/ack") and door_a.on("iot/demo/door-a/set"), what="ack and set")
+    wait_for(lambda: gateway.on("iot/demo/door-a/ack"), what="the gateway reading its own watermark back")
     wait_for(lambda: dash.on("iot/demo/gateway/mode"), what="the alarm mode at the dashboard")
     assert dash.on("iot/demo/gateway/alerts") == [b'{"id": "intrusion"}']
     assert "iot/demo/door-b/telemetry" not in dash.topics()
@@ -120,13 +147,12 @@ def test_gateway_account_does_its_job_and_no_more(edge: SecureBroker, gateway: P
     dash.close()
 
 
-@pytest.mark.parametrize("tls", [False, True], ids=["loopback", "tls"])
-def test_client_id_of_another_device_does_not_take_over_its_session(edge: SecureBroker, pki: Pki, tls: bool) -> None:
-    query = f"?ca={pki.ca}" if tls else ""
-    victim = Peer(edge.url("plug-c", tls=tls, query=query))
+def test_client_id_of_another_device_does_not_take_over_its_session(edge: SecureBroker, pki: Pki) -> None:
+    tls = f"?ca={pki.ca}"  # devices connect over the LAN, that is over TLS: the listener that renames clients
+    victim = Peer(edge.url("plug-c", tls=True, query=tls))
     assert victim.subscribe("iot/demo/plug-c/set") == [True]
-    impostor = Peer(edge.url("door-a", tls=tls, query=query), client_id="plug-c")  # would kick plug-c off
-    second = Peer(edge.url("door-a", tls=tls, query=query), client_id="anything")  # both are "door-a": this wins
+    impostor = Peer(edge.url("door-a", tls=True, query=tls), client_id="plug-c")  # would kick plug-c off
+    second = Peer(edge.url("door-a", tls=True, query=tls), client_id="anything")  # both are "door-a": it wins
     wait_for(lambda: impostor.drops, what="the first door-a connection to be taken over by the second")
     impostor.close()  # before paho reconnects it (and takes the session back)
     dash = Peer(edge.url("dash-demo"))
@@ -135,4 +161,17 @@ def test_client_id_of_another_device_does_not_take_over_its_session(edge: Secure
     assert victim.drops == [] and second.drops == []
     assert impostor.on("iot/demo/plug-c/set") == [] and second.on("iot/demo/plug-c/set") == []
     for peer in (victim, second, dash):
+        peer.close()
+
+
+def test_local_service_connections_keep_their_client_ids(edge: SecureBroker) -> None:
+    # The gateway's spine and its rules runner are two connections with one account, on loopback.
+    spine = Peer(edge.url("gateway-demo"), client_id="gateway-demo")
+    rules = Peer(edge.url("gateway-demo"), client_id="gateway-demo-rules")
+    assert spine.subscribe("iot/demo/gateway/mode/set") == [True] and rules.subscribe("iot/demo/+/status") == [True]
+    door = Peer(edge.url("door-b"))
+    door.publish("iot/demo/door-b/status", b'{"online": true}')
+    wait_for(lambda: rules.on("iot/demo/door-b/status"), what="status at the rules connection")
+    assert spine.drops == [] and rules.drops == []
+    for peer in (spine, rules, door):
         peer.close()

@@ -72,11 +72,11 @@ def test_plaintext_is_bound_to_loopback_and_everything_else_is_tls(deployment: s
     blocks = listeners(SECURE / deployment)
     assert blocks
     for address, settings in blocks:
-        assert settings["use_username_as_clientid"] == "true", address
         if "certfile" not in settings:
             assert re.fullmatch(r"\d+ (127\.0\.0\.1|::1|localhost)", address), address
-        else:
+        else:  # where devices (or remote gateways) connect: each client id is the authenticated username
             assert {"cafile", "keyfile"} <= set(settings) and settings["tls_version"] == "tlsv1.2"
+            assert settings["use_username_as_clientid"] == "true", address
     tls = [settings for _, settings in blocks if "certfile" in settings]
     assert tls and (deployment != "cloud-server.conf" or tls[0]["require_certificate"] == "true")
 
