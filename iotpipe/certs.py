@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from protocol.errors import ConfigError
+
 logger = logging.getLogger(__name__)
 
 CA_NAME = "ca"
@@ -24,8 +26,8 @@ CA_DAYS = 3650
 LEAF_DAYS = 825
 
 
-class CertError(Exception):
-    """The CA is missing or unreadable, or a certificate cannot be written."""
+class CertError(ConfigError):
+    """The CA is missing or unreadable: a setup error, shown as one line with exit code 78 by the CLI."""
 
 
 @dataclass(frozen=True, slots=True)

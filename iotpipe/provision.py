@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from gateway.rules.config import parse_alarm
-from iotpipe.certs import ca_paths, issue_client, lan_address
+from iotpipe.certs import ca_paths, issue_client, lan_address, load_ca
 from protocol.config import DeviceType, HomeConfig, load_home_config, parse_home_config
 from protocol.errors import ConfigError
 from protocol.settings import EXAMPLE_CONFIG, REPO_ROOT
@@ -291,6 +291,8 @@ def provision_service(service: str, home_id: str, files: Files, *, edge: str = "
     for account in accounts:
         if user in passwd_users(account.passwd):
             raise RefusedError(f"{user!r} already has an account in {account.passwd}")
+    if any(account.tls for account in accounts):
+        load_ca(files.certs)  # a missing CA stops us before any account is added
     lines, folder = [], files.out / "services"
     for account in accounts:
         password, query, dropin = new_password(), "", None

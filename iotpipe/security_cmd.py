@@ -87,6 +87,7 @@ def certs(ctx: Context, *, out: Path | None, hosts: tuple[str, ...], name: str, 
           clients: tuple[str, ...], days: float) -> None:
     """Create the CA once, then issue the broker's server certificate and any client certificates."""
     folder = out or _var(ctx) / "certs"
+    check_name(name, "certificate name")
     ca = ensure_ca(folder)
     click.echo(f"CA          {ca.cert} (key {ca.key}: keep it off the broker if you can)")
     if server:

@@ -301,3 +301,10 @@ def test_gateway_credentials_drop_in_is_accepted_by_systemd(iotpipe: Cli, home: 
     result = subprocess.run(["systemd-analyze", "verify", str(installed / unit)], capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.returncode == 0 and "credentials.conf" not in result.stdout + result.stderr, result
+
+
+def test_gateway_account_before_the_ca_is_a_setup_error(iotpipe: Cli, home: Path, tmp_path: Path) -> None:
+    run = provision(iotpipe, "service", "gateway")
+    assert run.code == 78 and run.err.startswith("iotpipe: config error: no CA in "), run
+    assert "run `iotpipe certs" in run.err and len(run.err.strip().splitlines()) == 1
+    assert not (tmp_path / "var" / "mosquitto").exists()  # no half-made account
