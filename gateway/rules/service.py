@@ -17,6 +17,7 @@ from gateway.actions.button import ArmButton
 from gateway.actions.buzzer import Buzzer
 from gateway.actions.climate import ClimateSource, Dht22, PiClimate
 from gateway.actions.notify import Notifier
+from gateway.actions.publish import Enqueue, UplinkSink
 from gateway.discovery import publish_discovery
 from gateway.intake.coap import CoapIntake
 from gateway.intake.http import HttpIntake
@@ -41,6 +42,7 @@ class EdgeService:
         pin_factory: Any = None,
         climate_source: ClimateSource | None = None,
         env: dict[str, str] | None = None,
+        uplink: Enqueue | None = None,
     ) -> None:
         home = settings.home
         self.alarm: AlarmSettings = parse_alarm(home)
@@ -48,7 +50,8 @@ class EdgeService:
         urls = [*self.alarm.notify.urls, *(os.environ if env is None else env).get("IOTPIPE_NOTIFY_URLS", "").split()]
         self.notifier = Notifier(urls, self.alarm.notify.min_severity) if urls else None
         self.log = AlertLog(settings.var / self.alarm.log)
-        sinks: list[AlertSink] = [s for s in (self.buzzer, self.notifier, self.log) if s is not None]
+        outbox = UplinkSink(uplink) if uplink is not None else None  # the spine's outbox, when it gives one
+        sinks: list[AlertSink] = [s for s in (self.buzzer, outbox, self.notifier, self.log) if s is not None]
         self.runner = RulesRunner(home, settings.edge_url, sinks=sinks, clock=clock, settings=self.alarm)
         self.rules = self.runner.rules
         self.relay = WatermarkRelay(self.runner.client, home.home.id)
