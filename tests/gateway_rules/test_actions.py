@@ -17,7 +17,7 @@ from gateway.actions.alertlog import AlertLog, AlertRecord, ModeRecord
 from gateway.actions.buzzer import Buzzer
 from gateway.actions.notify import Notifier
 from gateway.rules.edge import EdgeRules
-from protocol import AlarmMode, Alert, AlertAck, AlertState, ModeState, Severity
+from protocol import AlarmMode, Alert, AlertAck, AlertState, ConfigError, ModeState, Severity
 from protocol.config import HomeConfig
 from tests.gateway_rules.conftest import FakeClock, uplink
 from tests.support import wait_for
@@ -167,3 +167,13 @@ def test_edge_rules_fan_out_past_a_broken_sink(example_home: HomeConfig, clock: 
     assert [m.mode for m in sink.modes] == [AlarmMode.AWAY]
     assert [a.state for a in sink.alerts] == [AlertState.PENDING, AlertState.TRIGGERED, AlertState.ACKNOWLEDGED]
     assert [a.id for a in rules.raised()] == [sink.alerts[0].id]
+
+
+def test_the_dht22_library_is_only_needed_when_configured() -> None:
+    import sys
+
+    from gateway.actions.climate import Dht22
+
+    assert "adafruit_dht" not in sys.modules  # importing the actions never pulls it in
+    with pytest.raises(ConfigError, match=r"^alarm\.climate: the DHT22 needs adafruit-circuitpython-dht"):
+        Dht22("D4")
