@@ -6,12 +6,14 @@ acknowledges a QoS 1 publish it has denied, silently.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from protocol.config import parse_home_config
+from protocol.endpoint import BrokerURL, make_client
 from protocol.settings import EXAMPLE_CONFIG
 from tests.security.conftest import Pki, SecureBroker, start_secure
 from tests.security.peers import Peer, attempt
@@ -175,3 +177,37 @@ def test_local_service_connections_keep_their_client_ids(edge: SecureBroker) -> 
     assert spine.drops == [] and rules.drops == []
     for peer in (spine, rules, door):
         peer.close()
+
+
+def vanish_with_will(edge: SecureBroker, user: str, will_topic: str) -> None:
+    """Log in as `user` with a will on `will_topic`, then drop the TCP connection without DISCONNECT."""
+    url = BrokerURL.parse(edge.url(user))
+    client = make_client(url, user)
+    client.will_set(will_topic, b'{"online": false}', qos=1)
+    connected: list[object] = []
+    client.on_connect = lambda _c, _u, _f, rc, _p: connected.append(rc)
+
+    def answered() -> list[object]:
+        client.loop(timeout=0.05)
+        return connected
+
+    client.connect(url.host, url.port)
+    wait_for(answered, what=f"{user}'s CONNACK")
+    sock = client.socket()
+    assert isinstance(sock, socket.socket)
+    seen = edge.server.log_path.read_text().count(f"Client {user} closed its connection")
+    sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+    wait_for(lambda: edge.server.log_path.read_text().count(f"Client {user} closed its connection") > seen,
+             what="the broker noticing the drop (it publishes the will then)")
+
+
+def test_a_will_speaks_only_for_its_own_device(edge: SecureBroker, gateway: Peer) -> None:
+    vanish_with_will(edge, "door-a", "iot/demo/door-a/status")
+    wait_for(lambda: gateway.on("iot/demo/door-a/status"), what="door-a's own will")
+    vanish_with_will(edge, "door-a", "iot/demo/door-b/status")  # would mark door-b offline
+    door_a = Peer(edge.url("door-a"))
+    door_a.publish("iot/demo/door-a/telemetry", b'{"seq": 1}')
+    wait_for(lambda: gateway.on("iot/demo/door-a/telemetry"), what="door-a's telemetry, after the second will")
+    assert gateway.on("iot/demo/door-b/status") == []
+    door_a.close()
