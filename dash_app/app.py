@@ -60,9 +60,10 @@ def banner(svc: Services, acked: dict[str, float]) -> tuple[list[Node], list[str
         sent = alert.alert_id in acked
         button = dbc.Button("Acknowledgement sent…" if sent else "Acknowledge", disabled=sent, color="light",
                             size="sm", id={"type": ids.ACK_BUTTON, "alert": alert.alert_id}, className="ms-3")
-        where = f" · {alert.room}" if isinstance(alert.room, str) else ""
-        items.append(dbc.Alert([html.Strong("ALARM "), html.Span(f"{local_time(alert.ts, svc.tz)}{where} · "),
-                                html.Span(str(alert.message)), button],
+        room = svc.home.room(alert.room) if isinstance(alert.room, str) else None
+        where = f" · {room.name if room else alert.room}" if isinstance(alert.room, str) else ""
+        items.append(dbc.Alert([html.Strong("ALARM", className="me-2"),
+                                html.Span(f"{local_time(alert.ts, svc.tz)}{where} · {alert.message}"), button],
                                color="danger", className="d-flex align-items-center critical-banner"))
     return items, [str(a) for a in active["alert_id"]] if len(active) else []
 

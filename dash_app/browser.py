@@ -1,4 +1,7 @@
-"""Real-browser helpers: the dashboard as a server process, and headless Chromium driven by Selenium."""
+"""The dashboard as a server process and headless Chromium driving it: for browser tests, screenshots, the bench.
+
+Dev tooling only (Selenium is a dev dependency): the running dashboard never imports this module.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,10 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -16,13 +22,22 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from iotpipe.broker import free_port, port_answers
 from protocol.settings import EXAMPLE_CONFIG, REPO_ROOT
-from tests.support import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync",
                 "--window-size=1280,1800")
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll `predicate` every 10 ms until it is truthy; AssertionError naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+    return result
 
 
 def home_config(folder: Path, home_id: str) -> Path:

@@ -42,6 +42,7 @@ def power(device: Device, t: np.ndarray, tz: str) -> np.ndarray:
     hours, days = _local_hours(t, tz)
     minute = (t // 60).astype(np.int64)
     rated = device.rated_power_w or 100.0
+    evening = 21.0 + (days % 9 == 0) * (1 + days % 50 / 10)  # a colder evening every 9th day, colder as time goes
     model = {
         "fridge": 55.0 + 70.0 * ((minute % 37) < 14),
         "kettle": np.where(_on(hours, 7.0, 7.06) | _on(hours, 16.0, 16.05), rated * 0.95, 0.0),
@@ -49,7 +50,7 @@ def power(device: Device, t: np.ndarray, tz: str) -> np.ndarray:
         "dishwasher": np.where(_on(hours, 20.0, 21.0), 1100.0, 1.0),
         "TV": np.where(_on(hours, 19.0, 23.0), 95.0, 9.0),
         "PC": np.where(_on(hours, 9.0, 17.5) & (days % 7 < 5), 160.0, 6.0),
-        "space heater": np.where((_on(hours, 6.0, 8.0) | _on(hours, 18.0, 21.0 + (days % 9 == 0) * 2.5))
+        "space heater": np.where((_on(hours, 6.0, 8.0) | _on(hours, 18.0, evening))
                                  & (days % 4 != 1), 1500.0, 0.0),
     }
     if device.type is DeviceType.LIGHT:

@@ -53,19 +53,19 @@ def rates(frame: pd.DataFrame, window_s: float) -> dict[str, float]:
             "p95_ms": float(latency.quantile(0.95)) * 1000 if len(latency) else math.nan}
 
 
-def outbox_depth(url: str | None) -> str:
-    """The gateway's outbox rows from its Prometheus endpoint, or why it is unknown."""
+def outbox_depth(url: str | None) -> tuple[str, str]:
+    """The gateway's outbox rows from its Prometheus endpoint (figure, note), or "—" and why it is unknown."""
     if not url:
-        return "not configured"
+        return "—", "metrics URL not configured"
     try:
         with urllib.request.urlopen(url, timeout=METRICS_TIMEOUT_S) as response:
             text = response.read(1_000_000).decode("utf-8", errors="replace")
     except (urllib.error.URLError, OSError, ValueError):
-        return "gateway unreachable"
+        return "—", "gateway metrics unreachable"
     for family in text_string_to_metric_families(text):
         if family.name == "gateway_outbox_rows" and family.samples:
-            return f"{family.samples[0].value:,.0f} rows"
-    return "not reported"
+            return f"{family.samples[0].value:,.0f}", "rows waiting"
+    return "—", "not reported by the gateway"
 
 
 def throughput_view(svc: Services) -> Node:
@@ -74,10 +74,10 @@ def throughput_view(svc: Services) -> Node:
         figures_now = rates(queries.ingest_window(svc.reader, svc.home_id, svc.clock() - WINDOW_S), WINDOW_S)
     except WarehouseError as exc:
         return problem(exc)
-    depth = outbox_depth(svc.config.gateway_metrics_url)
+    depth, depth_note = outbox_depth(svc.config.gateway_metrics_url)
     if not figures_now:
         return html.Div([notice("No messages reached the warehouse in the last minute."),
-                         dbc.Row(dbc.Col(stat("Gateway outbox", depth), md=3))])
+                         dbc.Row(dbc.Col(stat("Gateway outbox", depth, depth_note), md=3))])
 
     def ms(v: float) -> str:
         return "—" if math.isnan(v) else f"{v:,.0f} ms"
@@ -86,7 +86,7 @@ def throughput_view(svc: Services) -> Node:
              stat("Readings/s", f"{figures_now['readings_s']:.1f}", "last minute"),
              stat("Latency p50", ms(figures_now["p50_ms"]), "device time → warehouse"),
              stat("Latency p95", ms(figures_now["p95_ms"]), "device time → warehouse"),
-             stat("Gateway outbox", depth)]
+             stat("Gateway outbox", depth, depth_note)]
     return dbc.Row([dbc.Col(c, className="mb-2") for c in cards])
 
 

@@ -16,10 +16,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from werkzeug.security import generate_password_hash
 
-from iotpipe.broker import Mosquitto
-from protocol import AlertState, Kind
-from protocol.codec import decode_alert_ack, decode_command
-from tests.dash_app.browser import (
+from dash_app.browser import (
     CHROMEDRIVER,
     CHROMIUM,
     DashServer,
@@ -29,6 +26,9 @@ from tests.dash_app.browser import (
     page_text,
     pattern_text,
 )
+from iotpipe.broker import Mosquitto
+from protocol import AlertState, Kind
+from protocol.codec import decode_alert_ack, decode_command
 from tests.dash_app.conftest import example_home, make_warehouse
 from tests.dash_app.ingest import device_answer, raise_alert
 from tests.support import Recorder, wait_for

@@ -210,8 +210,8 @@ def test_devices_silent_too_long_or_never_seen(svc: Services) -> None:
 
 
 def test_outbox_depth_from_unreachable_gateway() -> None:
-    assert system.outbox_depth(None) == "not configured"
-    assert system.outbox_depth("http://127.0.0.1:9/metrics") == "gateway unreachable"
+    assert system.outbox_depth(None) == ("—", "metrics URL not configured")
+    assert system.outbox_depth("http://127.0.0.1:9/metrics") == ("—", "gateway metrics unreachable")
 
 
 def test_banner_shows_active_critical_alerts_until_acknowledged(writable_db: Path, sample_now: float) -> None:
@@ -272,3 +272,20 @@ def test_mode_from_a_forwarded_mode_event(writable_db: Path, sample_now: float, 
     svc = services(url, sample_now)
     assert "night" in text(home.mode_view(svc))
     svc.reader.close()
+
+
+def test_outbox_depth_from_the_gateway_metrics() -> None:
+    from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+    from iotpipe.broker import free_port
+
+    registry = CollectorRegistry()
+    Gauge("gateway_outbox_rows", "Rows waiting in the outbox", registry=registry).set(1234)
+    port = free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    try:
+        assert system.outbox_depth(f"http://127.0.0.1:{port}/metrics") == ("1,234", "rows waiting")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
