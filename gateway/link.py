@@ -12,6 +12,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from gateway.fastsock import BufferedClient
 from protocol.endpoint import BrokerURL, make_client
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,9 @@ class Link:
         self._was_up = False
         self._down_logged = False
         self._stopping = False
-        self.client = make_client(url, client_id, clean_start=clean_start, manual_ack=manual_ack)
+        self.client = make_client(
+            url, client_id, clean_start=clean_start, manual_ack=manual_ack, client_class=BufferedClient
+        )
         self.client.max_inflight_messages_set(0)  # the caller bounds what is in flight; 0 = no paho limit
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self._on_connect

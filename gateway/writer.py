@@ -224,10 +224,12 @@ class Writer:
         batch.dead_letters.append(encode(rejection))
 
     def _commit(self, batch: Batch) -> None:
-        """One durable transaction for the batch; an error here is fatal (systemd restarts us, nothing acked)."""
+        """One durable transaction for the batch and the dedup marks it moved; an error here is fatal (systemd
+        restarts us, nothing was acked). Marks go with every commit so that a published watermark is always
+        backed by saved marks, and a restart never takes a seq the devices already freed for missing."""
         started = time.perf_counter()
-        forget = self.marks.stale_boots()
-        self.store.commit(batch.rows, self.marks.take_dirty(), forget, batch.rejected, batch.replayed)
+        saved, forget = self.marks.take_dirty(), self.marks.stale_boots()
+        self.store.commit(batch.rows, saved, forget, batch.rejected, batch.replayed)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         if batch.rows:
             self.depth.add(len(batch.rows))

@@ -67,10 +67,11 @@ def make_client(
     clean_start: bool = True,
     manual_ack: bool = False,
     v5: bool = True,
+    client_class: type[mqtt.Client] = mqtt.Client,
 ) -> mqtt.Client:
-    """Build (not connect) a paho-mqtt 2.x client with the URL's credentials and TLS settings."""
+    """Build (not connect) a paho-mqtt 2.x client (or a subclass) with the URL's credentials and TLS settings."""
     protocol = mqtt.MQTTv5 if v5 else mqtt.MQTTv311
-    client = mqtt.Client(
+    client = client_class(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=protocol,
