@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 import math
 import multiprocessing
+import os
 import resource
 import tempfile
 import threading
@@ -137,11 +138,12 @@ def bench_live(steps: list[int], seconds: float) -> None:
         ready.wait(10)
         settings = load_settings(edge_url=broker.url, env={})
         print(f"live, 1 s interval, broker {broker.url}, acks from a stand-in gateway process")
-        print(f"{'devices':>8} {'late %':>8} {'msg/s':>8} {'sim CPU %':>10} {'max kept':>9}")
+        print(f"{'devices':>8} {'late %':>8} {'msg/s':>8} {'sim CPU %':>10} {'max kept':>9} {'loadavg':>8}")
         best = 0
         for target in steps:
             devices, late, rate, load, backlog = live_step(settings, target, seconds)
-            print(f"{devices:>8} {late:>8.2f} {rate:>8.0f} {load:>10.0f} {backlog:>9}", flush=True)
+            loadavg = os.getloadavg()[0]  # other work on the machine delays the loop too: shown, not subtracted
+            print(f"{devices:>8} {late:>8.2f} {rate:>8.0f} {load:>10.0f} {backlog:>9} {loadavg:>8.1f}", flush=True)
             if late >= 1.0:
                 break
             best = devices
