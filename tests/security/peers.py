@@ -64,6 +64,8 @@ class Peer:
         self.connects: list[ReasonCode] = []
         self.drops: list[ReasonCode] = []
         self._lock = threading.Lock()
+        # A dropped peer must stay dropped: paho's automatic reconnect (after 1 s) would retake a session.
+        self.client.reconnect_delay_set(min_delay=3600, max_delay=3600)
         self.client.on_connect = lambda _c, _u, _f, rc, _p: self.connects.append(rc)
         self.client.on_disconnect = lambda _c, _u, _f, rc, _p: self.drops.append(rc)
         self.client.on_message = self._on_message
