@@ -71,8 +71,14 @@ def background(url: str, home: HomeConfig, rate: int, stop: Any) -> None:
             break
         device = devices[n % len(devices)]
         seqs[device] += 1
-        msg = Telemetry(v=1, device=device, boot="10ad", seq=seqs[device], ts=time.time(),
-                        readings=(Reading(Kind.TEMPERATURE, 21.0 + n % 7 / 10, "°C"),))
+        msg = Telemetry(
+            v=1,
+            device=device,
+            boot="10ad",
+            seq=seqs[device],
+            ts=time.time(),
+            readings=(Reading(Kind.TEMPERATURE, 21.0 + n % 7 / 10, "°C"),),
+        )
         pub.publish(topics.edge(home.home.id, device, Channel.TELEMETRY), encode(msg), qos=1)
         delay = start + (n + 1) / rate - time.perf_counter()
         if delay > 0:
@@ -133,8 +139,9 @@ def measure(broker: Mosquitto, home: HomeConfig, samples: int) -> tuple[list[flo
     to_alert: list[float] = []
     for seq in range(1, 2 * samples + 1):
         smoke = seq % 2 == 1
-        msg = Telemetry(v=1, device="smoke-kitchen", boot="5e5e", seq=seq, ts=time.time(),
-                        readings=(Reading(Kind.SMOKE, smoke),))
+        msg = Telemetry(
+            v=1, device="smoke-kitchen", boot="5e5e", seq=seq, ts=time.time(), readings=(Reading(Kind.SMOKE, smoke),)
+        )
         with got:
             before = len(arrived)
             sent = time.perf_counter()

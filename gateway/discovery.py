@@ -102,8 +102,12 @@ def alarm_panel(home: HomeConfig, prefix: str) -> tuple[str, dict[str, Any]]:
         "code_arm_required": False,
         "code_disarm_required": False,
         "supported_features": ["arm_home", "arm_away", "arm_night"],
-        "device": {"identifiers": [f"iotpipe-{home_id}-gateway"], "name": f"{home.home.name} gateway",
-                   "manufacturer": "iotpipe", "model": "gateway"},
+        "device": {
+            "identifiers": [f"iotpipe-{home_id}-gateway"],
+            "name": f"{home.home.name} gateway",
+            "manufacturer": "iotpipe",
+            "model": "gateway",
+        },
         "origin": ORIGIN,
         "qos": 1,
     }

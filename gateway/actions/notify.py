@@ -22,8 +22,11 @@ from protocol import Alert, AlertState, ModeState, Severity
 
 logger = logging.getLogger(__name__)
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
-_TYPES = {Severity.INFO: apprise.NotifyType.INFO, Severity.WARNING: apprise.NotifyType.WARNING,
-          Severity.CRITICAL: apprise.NotifyType.FAILURE}
+_TYPES = {
+    Severity.INFO: apprise.NotifyType.INFO,
+    Severity.WARNING: apprise.NotifyType.WARNING,
+    Severity.CRITICAL: apprise.NotifyType.FAILURE,
+}
 _SPOKEN = (AlertState.PENDING, AlertState.TRIGGERED, AlertState.RAISED, AlertState.CLEARED)
 
 

@@ -35,8 +35,13 @@ class TelemetryResource(resource.Resource):  # type: ignore[misc]  # aiocoap shi
         intake = self.intake
         client = str(request.remote.hostinfo)
         work = functools.partial(
-            submit, bytes(request.payload), intake.clock(), intake.home, intake.committer,
-            source=f"coap:{client}", register_unknown=intake.register_unknown,
+            submit,
+            bytes(request.payload),
+            intake.clock(),
+            intake.home,
+            intake.committer,
+            source=f"coap:{client}",
+            register_unknown=intake.register_unknown,
         )
         answer: Answer = await asyncio.get_running_loop().run_in_executor(None, work)
         if answer.status >= 400:

@@ -72,7 +72,11 @@ class HttpIntake:
         """Route one POST."""
         if path == "/v1/telemetry":
             answer = submit(
-                body, self.clock(), self.home, self.committer, source=f"http:{client}",
+                body,
+                self.clock(),
+                self.home,
+                self.committer,
+                source=f"http:{client}",
                 register_unknown=self.register_unknown,
             )
             if answer.status >= 400:

@@ -51,7 +51,11 @@ class Alarm:
         self.bypassed = {d for d, is_open in self._open.items() if is_open and self._is_window(d)} if arming else set()
         logger.info(
             "alarm mode %s -> %s source=%s by=%s exit_delay_s=%s bypassed=%s",
-            previous.mode, mode, source, by or "-", self.settings.exit_delay_s if arming else 0,
+            previous.mode,
+            mode,
+            source,
+            by or "-",
+            self.settings.exit_delay_s if arming else 0,
             ",".join(sorted(self.bypassed)) or "-",
         )
         alerts: list[Alert] = []
@@ -118,8 +122,14 @@ class Alarm:
         delay = self.entry_delay_s(device)
         verb = "opened" if kind == "contact" else "saw motion"
         alert = Alert(
-            id=f"{rule.id}-{device}-{round(now * 1000)}", rule=str(rule.id), severity=Severity.WARNING,
-            state=AlertState.PENDING, ts=now, device=device, room=found.room if found else None, value=True,
+            id=f"{rule.id}-{device}-{round(now * 1000)}",
+            rule=str(rule.id),
+            severity=Severity.WARNING,
+            state=AlertState.PENDING,
+            ts=now,
+            device=device,
+            room=found.room if found else None,
+            value=True,
             message=f"{found.label if found else device} {verb} while {mode.value}; siren in {delay:.0f} s",
         )
         self.incident = Incident(alert, now + delay)
@@ -131,7 +141,10 @@ class Alarm:
         rule = next(r for r in self.rules if r.id == self.incident.alert.rule)
         alert = self.incident.alert
         self.incident.alert = msgspec.structs.replace(
-            alert, state=AlertState.TRIGGERED, severity=rule.severity, ts=now,
+            alert,
+            state=AlertState.TRIGGERED,
+            severity=rule.severity,
+            ts=now,
             message=alert.message.split("; siren")[0] + "; not disarmed in time",
         )
         logger.warning("alarm triggered id=%s device=%s", alert.id, alert.device)

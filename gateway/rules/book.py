@@ -69,9 +69,7 @@ class AlertBook:
 
     def tick(self, now: float) -> list[Alert]:
         """Clear every alert whose condition stayed gone for its whole cooldown."""
-        due = [
-            k for k, e in self._entries.items() if e.clear_since is not None and now - e.clear_since >= e.cooldown_s
-        ]
+        due = [k for k, e in self._entries.items() if e.clear_since is not None and now - e.clear_since >= e.cooldown_s]
         return [self._cleared(key, now) for key in due]
 
     def _cleared(self, key: Key, now: float) -> Alert:

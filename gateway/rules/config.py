@@ -172,4 +172,3 @@ def _check_threshold(home: HomeConfig, rule: Threshold, where: str) -> None:
             raise ConfigError(f"{where}.rooms: unknown room {room!r}")
     if rule.appliance is not None and not any(d.appliance == rule.appliance for d in home.devices):
         raise ConfigError(f"{where}.appliance: no device has appliance {rule.appliance!r}")
-

@@ -104,15 +104,17 @@ class RulesRunner:
             self._connected = True
             logger.info("rules: edge broker connected %s", self._url)
         home = self.home_id
-        client.subscribe([
-            (f"iot/{home}/+/{Channel.TELEMETRY.value}", SubscribeOptions(qos=1)),
-            (f"iot/{home}/+/{Channel.STATUS.value}", SubscribeOptions(qos=1)),
-            (topics.edge(home, GATEWAY, Channel.MODE_SET), SubscribeOptions(qos=1)),
-            (topics.edge(home, GATEWAY, Channel.ALERTS_ACK), SubscribeOptions(qos=1)),
-            # noLocal: our own retained publishes must not come back and overwrite a newer state.
-            (topics.edge(home, GATEWAY, Channel.MODE), SubscribeOptions(qos=1, noLocal=True)),
-            *([(f"iot/{home}/+/{Channel.ACK.value}", SubscribeOptions(qos=0))] if self.on_watermark else []),
-        ])
+        client.subscribe(
+            [
+                (f"iot/{home}/+/{Channel.TELEMETRY.value}", SubscribeOptions(qos=1)),
+                (f"iot/{home}/+/{Channel.STATUS.value}", SubscribeOptions(qos=1)),
+                (topics.edge(home, GATEWAY, Channel.MODE_SET), SubscribeOptions(qos=1)),
+                (topics.edge(home, GATEWAY, Channel.ALERTS_ACK), SubscribeOptions(qos=1)),
+                # noLocal: our own retained publishes must not come back and overwrite a newer state.
+                (topics.edge(home, GATEWAY, Channel.MODE), SubscribeOptions(qos=1, noLocal=True)),
+                *([(f"iot/{home}/+/{Channel.ACK.value}", SubscribeOptions(qos=0))] if self.on_watermark else []),
+            ]
+        )
         for callback in self.on_connected:
             callback()
 

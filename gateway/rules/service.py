@@ -58,8 +58,8 @@ class EdgeService:
         self.runner.on_watermark.append(self.relay.on_watermark)
         self.runner.on_connected.append(self._discovery)
         self.http, self.coap = self._intakes(clock)
-        self.button = None if self.alarm.button_pin is None else ArmButton(
-            self.alarm.button_pin, self.rules, factory=pin_factory
+        self.button = (
+            None if self.alarm.button_pin is None else ArmButton(self.alarm.button_pin, self.rules, factory=pin_factory)
         )
         self.climate = self._climate(climate_source, clock)
 
@@ -99,8 +99,14 @@ class EdgeService:
         for part in (self.http, self.coap, self.climate):
             if part is not None:
                 part.start()
-        logger.info("edge rules started rules=%d buzzer=%s notify=%s http=%s coap=%s", len(self.rules.rules),
-                    bool(self.buzzer), bool(self.notifier), bool(self.http), bool(self.coap))
+        logger.info(
+            "edge rules started rules=%d buzzer=%s notify=%s http=%s coap=%s",
+            len(self.rules.rules),
+            bool(self.buzzer),
+            bool(self.notifier),
+            bool(self.http),
+            bool(self.coap),
+        )
 
     def stop(self) -> None:
         """Stop serving, then the runner; flush notifications and the log."""

@@ -114,8 +114,9 @@ def test_rearming_does_not_end_an_intrusion(alarm: Alarm, clock: FakeClock) -> N
     assert alerts == [] and alarm.incident is not None
 
 
-def test_every_change_is_logged_with_its_source(alarm: Alarm, clock: FakeClock,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_every_change_is_logged_with_its_source(
+    alarm: Alarm, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     alarm.on_telemetry(uplink("window-bedroom", "contact", True, clock.now))
     with caplog.at_level(logging.INFO, logger="gateway.rules.alarm"):
         alarm.set_mode(AlarmMode.NIGHT, "button")

@@ -102,7 +102,10 @@ class AlarmPanel(_Entity, kw_only=True):
 
 
 SCHEMAS: dict[str, type[_Entity]] = {
-    "sensor": Sensor, "binary_sensor": BinarySensor, "switch": Switch, "alarm_control_panel": AlarmPanel,
+    "sensor": Sensor,
+    "binary_sensor": BinarySensor,
+    "switch": Switch,
+    "alarm_control_panel": AlarmPanel,
 }
 
 

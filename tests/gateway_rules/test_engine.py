@@ -23,12 +23,20 @@ def states(alerts: list[Any]) -> list[tuple[str, str | None, AlertState]]:
     return [(a.rule, a.device, a.state) for a in alerts]
 
 
-HOT = {"id": "hot", "type": "threshold", "kind": "temperature", "above": 30, "hysteresis": 1, "for_s": 60,
-       "cooldown_s": 0}
+HOT = {
+    "id": "hot",
+    "type": "threshold",
+    "kind": "temperature",
+    "above": 30,
+    "hysteresis": 1,
+    "for_s": 60,
+    "cooldown_s": 0,
+}
 
 
-def test_threshold_fires_after_its_duration_and_clears_past_the_hysteresis(example_home: HomeConfig,
-                                                                            clock: FakeClock) -> None:
+def test_threshold_fires_after_its_duration_and_clears_past_the_hysteresis(
+    example_home: HomeConfig, clock: FakeClock
+) -> None:
     rules = engine(example_home, clock, HOT)
     assert rules.on_telemetry(uplink("climate-living", "temperature", 31.0, clock.now)) == []
     assert rules.tick(clock.advance(59)) == []
@@ -66,8 +74,15 @@ def test_a_failed_sensor_neither_raises_nor_clears(example_home: HomeConfig, clo
 
 
 def test_appliance_power_over_a_duration(example_home: HomeConfig, clock: FakeClock) -> None:
-    kettle = {"id": "kettle", "type": "threshold", "kind": "power", "appliance": "kettle", "above": 1000,
-              "for_s": 600, "cooldown_s": 0}
+    kettle = {
+        "id": "kettle",
+        "type": "threshold",
+        "kind": "power",
+        "appliance": "kettle",
+        "above": 1000,
+        "for_s": 600,
+        "cooldown_s": 0,
+    }
     rules = engine(example_home, clock, kettle)
     rules.on_telemetry(uplink("plug-heater", "power", 2000.0, clock.now))  # not the kettle
     rules.on_telemetry(uplink("plug-kettle", "power", 1800.0, clock.now))
@@ -79,8 +94,11 @@ def test_appliance_power_over_a_duration(example_home: HomeConfig, clock: FakeCl
 
 
 def test_whole_home_power_uses_the_meter(example_home: HomeConfig, clock: FakeClock) -> None:
-    rules = engine(example_home, clock, {"id": "home", "type": "home_power", "above": 7000, "hysteresis": 500,
-                                         "for_s": 30, "cooldown_s": 0})
+    rules = engine(
+        example_home,
+        clock,
+        {"id": "home", "type": "home_power", "above": 7000, "hysteresis": 500, "for_s": 30, "cooldown_s": 0},
+    )
     assert rules.on_telemetry(uplink("plug-kettle", "power", 9000.0, clock.now)) == []  # plugs are not the meter
     rules.on_telemetry(uplink("meter-home", "power", 7200.0, clock.now))
     raised = rules.tick(clock.advance(30))
@@ -110,8 +128,9 @@ def test_a_redelivered_message_never_raises_twice(example_home: HomeConfig, cloc
     assert not rules.book.is_raised(("smoke", "smoke-kitchen"))
 
 
-def test_a_flapping_sensor_raises_one_alert_and_clears_after_the_cooldown(example_home: HomeConfig,
-                                                                           clock: FakeClock) -> None:
+def test_a_flapping_sensor_raises_one_alert_and_clears_after_the_cooldown(
+    example_home: HomeConfig, clock: FakeClock
+) -> None:
     rules = engine(example_home, clock, HOT | {"for_s": 0, "cooldown_s": 60})
     alerts = []
     for value in [31.0, 28.0] * 10:
@@ -131,8 +150,7 @@ def test_offline_by_lwt_and_back(example_home: HomeConfig, clock: FakeClock) -> 
     assert rules.on_status("not-configured", False, clock.now) == []
 
 
-def test_silence_is_judged_against_the_devices_own_learned_interval(example_home: HomeConfig,
-                                                                     clock: FakeClock) -> None:
+def test_silence_is_judged_against_the_devices_own_learned_interval(example_home: HomeConfig, clock: FakeClock) -> None:
     rules = engine(example_home, clock, {"id": "offline", "type": "offline", "silence_factor": 3})
     for _ in range(5):  # a battery door sensor reporting every 20 s although the config says 5 s
         rules.on_telemetry(uplink("door-front", "contact", False, clock.advance(20)))

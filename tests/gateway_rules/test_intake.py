@@ -64,8 +64,7 @@ def committer(tmp_path: Path) -> SqliteCommitter:
 @pytest.fixture
 def http(example_home: HomeConfig, committer: SqliteCommitter, clock: FakeClock) -> Iterator[HttpIntake]:
     rules = EdgeRules(example_home, [], clock)
-    server = HttpIntake(example_home, committer, rules=rules, port=0, clock=lambda: RECEIVED_AT,
-                        register_unknown=True)
+    server = HttpIntake(example_home, committer, rules=rules, port=0, clock=lambda: RECEIVED_AT, register_unknown=True)
     server.start()
     yield server
     server.stop()
@@ -97,16 +96,18 @@ def get(server: HttpIntake, path: str) -> tuple[int, dict[str, object]]:
 
 
 @pytest.mark.parametrize("path", VALID, ids=lambda p: p.stem)
-def test_http_accepts_each_golden_message_after_commit(http: HttpIntake, committer: SqliteCommitter,
-                                                       path: Path) -> None:
+def test_http_accepts_each_golden_message_after_commit(
+    http: HttpIntake, committer: SqliteCommitter, path: Path
+) -> None:
     raw = json.loads(path.read_bytes())
     assert post(http, "/v1/telemetry", path.read_bytes()) == (202, {"accepted": 1})
     assert committer.keys() == [(raw["device"], raw["boot"], raw["seq"], "http")]
 
 
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
-def test_http_refuses_each_bad_message_with_its_reason(http: HttpIntake, committer: SqliteCommitter,
-                                                       path: Path) -> None:
+def test_http_refuses_each_bad_message_with_its_reason(
+    http: HttpIntake, committer: SqliteCommitter, path: Path
+) -> None:
     reason = path.stem.split("__")[0]
     status, body = post(http, "/v1/telemetry", path.read_bytes())
     assert (status, body["reason"]) == (413 if reason == "too_large" else 400, reason), body
@@ -172,7 +173,9 @@ def coap_post(server: CoapIntake, bodies: list[bytes]) -> list[tuple[aiocoap.num
         try:
             answers = []
             for body in bodies:
-                request = aiocoap.Message(code=aiocoap.POST, payload=body, uri=f"coap://127.0.0.1:{server.port}/telemetry")
+                request = aiocoap.Message(
+                    code=aiocoap.POST, payload=body, uri=f"coap://127.0.0.1:{server.port}/telemetry"
+                )
                 response = await context.request(request).response
                 answers.append((response.code, response.payload))
             return answers
@@ -197,4 +200,3 @@ def test_coap_answers_503_when_the_commit_fails(coap: CoapIntake, committer: Sql
     committer.fail = True
     [(code, payload)] = coap_post(coap, [VALID[0].read_bytes()])
     assert (code, json.loads(payload)["reason"]) == (aiocoap.SERVICE_UNAVAILABLE, "unavailable")
-

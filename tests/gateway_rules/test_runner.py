@@ -89,7 +89,10 @@ def alerts(recorder: Recorder, rule: str | None = None) -> list[tuple[AlertState
 
 
 def test_door_opened_while_away_with_the_cloud_down(
-    broker: Mosquitto, make_broker: Callable[..., Mosquitto], home: HomeConfig, clock: FakeClock,
+    broker: Mosquitto,
+    make_broker: Callable[..., Mosquitto],
+    home: HomeConfig,
+    clock: FakeClock,
     start_runner: Callable[..., RulesRunner],
 ) -> None:
     cloud = make_broker("cloud")
@@ -139,8 +142,9 @@ def test_door_opened_while_away_with_the_cloud_down(
         buzzer.close()
 
 
-def test_smoke_and_an_lwt_over_the_broker(broker: Mosquitto, home: HomeConfig, clock: FakeClock,
-                                          start_runner: Callable[..., RulesRunner]) -> None:
+def test_smoke_and_an_lwt_over_the_broker(
+    broker: Mosquitto, home: HomeConfig, clock: FakeClock, start_runner: Callable[..., RulesRunner]
+) -> None:
     start_runner()
     h = home.home.id
     watch = Recorder(broker.host, broker.port, f"iot/{h}/gateway/alerts")

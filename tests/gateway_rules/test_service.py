@@ -39,10 +39,10 @@ class FakeDht:
 def home_toml(home_id: str, http_port: int, coap_port: int) -> str:
     """The example home under this test's id, with quick gateway knobs and test ports, climate on the Pi."""
     text = EXAMPLE_CONFIG.read_text().replace('id = "demo"', f'id = "{home_id}"', 1)
-    text = text.replace('exit_delay_s = 30', 'exit_delay_s = 0')
-    text = text.replace('http_port = 8080, coap_port = 5683', f'http_port = {http_port}, coap_port = {coap_port}')
-    text = text.replace('# button_pin = 17', 'button_pin = 17')
-    text = text.replace('# climate = {', 'climate = {')
+    text = text.replace("exit_delay_s = 30", "exit_delay_s = 0")
+    text = text.replace("http_port = 8080, coap_port = 5683", f"http_port = {http_port}, coap_port = {coap_port}")
+    text = text.replace("# button_pin = 17", "button_pin = 17")
+    text = text.replace("# climate = {", "climate = {")
     text = text.replace('log = "alerts.jsonl"', f'log = "alerts.jsonl"\ndiscovery_prefix = "ha-{home_id}"')
     return text.replace("metrics_port = 9108", "metrics_port = 0")  # the example's [gateway] otherwise
 
