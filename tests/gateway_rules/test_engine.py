@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from gateway.rules.config import parse_rules
+from gateway.rules.config import parse_alarm, parse_rules
 from gateway.rules.engine import RuleEngine
 from protocol import AlertState, ConfigError, Severity
 from protocol.config import HomeConfig
@@ -211,3 +211,20 @@ def test_bad_rules_name_their_key(example_home: HomeConfig, rule: dict[str, Any]
     home = msgspec.structs.replace(example_home, rules=({"type": "smoke", "id": "smoke"}, rule))
     with pytest.raises(ConfigError, match=message):
         parse_rules(home)
+
+
+@pytest.mark.parametrize(
+    ("alarm", "message"),
+    [
+        ({"exit_delay_s": -1}, r"^alarm\.exit_delay_s: Expected `float` >= 0"),
+        ({"buzzer": {"pin": 40}}, r"^alarm\.buzzer\.pin: Expected `int` <= 27"),
+        ({"notify": {"min_severity": "loud"}}, r"^alarm\.notify\.min_severity: Invalid enum value 'loud'"),
+        ({"intake": {"http_port": 70000}}, r"^alarm\.intake\.http_port: Expected `int` <= 65535"),
+        ({"climate": {"device": "climate-attic"}}, r"^alarm\.climate\.device: unknown device 'climate-attic'"),
+        ({"climate": {"device": "climate-living", "every_s": 1}}, r"^alarm\.climate\.every_s: Expected `float` >= 2"),
+        ({"siren": True}, r"^alarm: Object contains unknown field `siren`"),
+    ],
+)
+def test_bad_alarm_settings_name_their_key(example_home: HomeConfig, alarm: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_alarm(msgspec.structs.replace(example_home, alarm=alarm))

@@ -20,9 +20,9 @@ from gateway.intake.body import CommitError
 from gateway.intake.coap import CoapIntake
 from gateway.intake.http import HttpIntake
 from gateway.rules.edge import EdgeRules
-from protocol import Telemetry, encode
+from protocol import AlertAck, Telemetry, encode
 from protocol.config import HomeConfig
-from tests.gateway_rules.conftest import FakeClock, free_udp_port
+from tests.gateway_rules.conftest import FakeClock, free_udp_port, uplink
 
 EXAMPLES = Path(protocol.__file__).parent / "examples"
 RECEIVED_AT = 1764460060.0  # the golden files' receive time (protocol/examples/README.md)
@@ -200,3 +200,17 @@ def test_coap_answers_503_when_the_commit_fails(coap: CoapIntake, committer: Sql
     committer.fail = True
     [(code, payload)] = coap_post(coap, [VALID[0].read_bytes()])
     assert (code, json.loads(payload)["reason"]) == (aiocoap.SERVICE_UNAVAILABLE, "unavailable")
+
+
+def test_http_acknowledges_a_raised_alert(
+    example_home: HomeConfig, committer: SqliteCommitter, clock: FakeClock
+) -> None:
+    rules = EdgeRules(example_home, [], clock)
+    [smoke] = rules.on_telemetry(uplink("smoke-hallway", "smoke", True, clock.now))
+    server = HttpIntake(example_home, committer, rules=rules, port=0, clock=clock)
+    server.start()
+    try:
+        status, body = post(server, "/v1/alerts/ack", encode(AlertAck(id=smoke.id, by="anna")))
+    finally:
+        server.stop()
+    assert (status, body["state"], body["ack_by"], body["id"]) == (200, "acknowledged", "anna", smoke.id)
