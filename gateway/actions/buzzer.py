@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,12 +62,22 @@ def pin_factory() -> Any:
 
 
 class Buzzer:
-    """Sounds the pattern of the loudest live alert; acknowledging it, clearing it or disarming stops it."""
+    """Sounds the pattern of the loudest live alert; acknowledging it, clearing it or disarming stops it.
+
+    The pattern plays on one long-lived thread of ours rather than gpiozero's `beep()`, which starts a thread
+    per call and joins it on the next: the rules call us from the MQTT network thread, which must never wait.
+    The first beep is switched on by the caller itself, so the pin goes high with the alert."""
 
     def __init__(self, pin: int, *, factory: Any = None, siren_max_s: float = 600.0) -> None:
         self.device = GpioBuzzer(pin, pin_factory=factory if factory is not None else pin_factory())
         self.siren_max_s = siren_max_s
         self.sounding: tuple[str, Pattern] | None = None  # (alert id, pattern)
+        self._lock = threading.Lock()
+        self._generation = 0  # bumped by every play/stop: the player drops a pattern that is no longer wanted
+        self._changed = threading.Event()
+        self._closed = False
+        self._player = threading.Thread(target=self._play_loop, name="buzzer", daemon=True)
+        self._player.start()
 
     @property
     def pin(self) -> Any:
@@ -92,21 +103,54 @@ class Buzzer:
             self.stop("disarmed")
 
     def play(self, alert_id: str, pattern: Pattern) -> None:
-        """Sound `pattern` in gpiozero's background thread (returns at once; the first beep starts now)."""
-        count = pattern.count
-        if count is None:
-            count = max(1, round(self.siren_max_s / (pattern.on_s + pattern.off_s)))
-        self.sounding = (alert_id, pattern)
-        self.device.on()  # the first beep starts now, not when gpiozero's pattern thread gets going
-        self.device.beep(on_time=pattern.on_s, off_time=pattern.off_s, n=count, background=True)
+        """Switch the buzzer on now and hand the rest of the pattern to the player thread (never blocks)."""
+        with self._lock:
+            self._generation += 1
+            self.sounding = (alert_id, pattern)
+            self.device.on()
+        self._changed.set()
         logger.info("buzzer %s for %s", pattern.name, alert_id)
 
     def stop(self, why: str) -> None:
         """Silence the buzzer."""
-        self.device.off()
-        self.sounding = None
+        with self._lock:
+            self._generation += 1
+            self.sounding = None
+            self.device.off()
+        self._changed.set()
         logger.info("buzzer off (%s)", why)
 
     def close(self) -> None:
-        """Release the pin."""
+        """Stop the player and release the pin."""
+        self._closed = True
+        self._changed.set()
+        self._player.join(5)
         self.device.close()
+
+    def _play_loop(self) -> None:
+        while not self._closed:
+            self._changed.wait()
+            self._changed.clear()
+            with self._lock:
+                generation, sounding = self._generation, self.sounding
+            if sounding is not None:
+                self._pattern(generation, sounding[1])
+
+    def _pattern(self, generation: int, pattern: Pattern) -> None:
+        """Play `pattern` (its first beep is already on) until done, replaced or stopped."""
+        count = pattern.count or max(1, round(self.siren_max_s / (pattern.on_s + pattern.off_s)))
+        for beep in range(count):
+            if beep and not self._write(generation, on=True):
+                return
+            if self._changed.wait(pattern.on_s) or not self._write(generation, on=False):
+                return
+            if self._changed.wait(pattern.off_s):
+                return
+
+    def _write(self, generation: int, *, on: bool) -> bool:
+        """Set the pin unless a newer play/stop took over; False when it did."""
+        with self._lock:
+            if generation != self._generation:
+                return False
+            self.device.value = on
+            return True
