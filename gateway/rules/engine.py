@@ -55,6 +55,8 @@ class RuleEngine:
         if cadence is None:
             return []
         cadence.announced_s = interval_s or cadence.announced_s
+        if online and cadence.last_seen is not None:
+            cadence.last_seen = max(cadence.last_seen, now)  # alive: no "silent" alert before its first reading
         alerts: list[Alert | None] = []
         for rule in self.rules:
             if isinstance(rule, Offline) and self._watches(rule, device):

@@ -163,6 +163,14 @@ def test_silence_is_judged_against_the_devices_own_learned_interval(example_home
     ]
 
 
+def test_coming_back_online_is_not_followed_by_a_silence_alert(example_home: HomeConfig, clock: FakeClock) -> None:
+    rules = engine(example_home, clock, {"id": "offline", "type": "offline"})
+    rules.on_telemetry(uplink("door-front", "contact", False, clock.now))
+    assert [a.state for a in rules.on_status("door-front", False, clock.advance(100))] == [AlertState.RAISED]
+    assert [a.state for a in rules.on_status("door-front", True, clock.advance(100))] == [AlertState.CLEARED]
+    assert rules.tick(clock.advance(1)) == []
+
+
 def test_a_never_seen_device_is_not_called_silent(example_home: HomeConfig, clock: FakeClock) -> None:
     rules = engine(example_home, clock, {"type": "offline"})
     assert rules.tick(clock.advance(86400)) == []
