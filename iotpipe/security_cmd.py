@@ -74,7 +74,8 @@ def _files(ctx: Context, edge_passwd: Path | None, cloud_passwd: Path | None, ce
 
 
 @click.command("certs")
-@click.option("--out", type=click.Path(path_type=Path), help="CA folder (default VAR/certs)")
+@click.option("--out", type=click.Path(path_type=Path), envvar="IOTPIPE_CERTS",
+              help="CA folder (env IOTPIPE_CERTS, default VAR/certs)")
 @click.option("--host", "hosts", multiple=True, help="a name or address the server certificate is valid for "
               "(repeat; default: this host's name, name.local, LAN address, localhost)")
 @click.option("--name", default="server", show_default=True, help="file name of the server certificate")
