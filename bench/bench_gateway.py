@@ -29,6 +29,7 @@ import msgspec
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from gateway.fastsock import BufferedClient
 from iotpipe.broker import Mosquitto, free_port
 from protocol.settings import REPO_ROOT
 
@@ -91,8 +92,10 @@ class CloudCounter:
 
 
 def publish(port: int, home: str, devices: int, count: int, result: Any, go: Any) -> None:  # noqa: PLR0917
-    """A device fleet in one process: QoS 1 as fast as paho goes; payloads built before the clock starts."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{home}", protocol=mqtt.MQTTv5)
+    """A device fleet in one process: QoS 1 as fast as paho goes; payloads built before the clock starts.
+
+    It uses the gateway's read-buffered paho client: with paho's own, reading the PUBACKs caps the offer."""
+    client = BufferedClient(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{home}", protocol=mqtt.MQTTv5)
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
@@ -173,8 +176,15 @@ class Run:
         )
 
 
-def load(name: str, pid: int, edge: Mosquitto, cloud: Mosquitto, home: str, count: int, devices: int) -> Run:  # noqa: PLR0917
-    """Offer `count` messages at full speed and wait until the cloud has them all (or progress stops)."""
+def load(  # noqa: PLR0917
+    name: str, pid: int, edge: Mosquitto, cloud: Mosquitto, home: str, count: int, devices: int, *, burst: bool = False
+) -> Run:
+    """Offer `count` messages at full speed and wait until the cloud has them all (or progress stops).
+
+    live: the publisher and the system under test share the two cores. burst: the system is frozen (SIGSTOP,
+    its connections stay open) while the publisher fills the broker, then thawed: the broker is then the fastest
+    source this machine has, and the figures are the system's own capacity.
+    """
     counter = CloudCounter(cloud, home)
     drops = (broker_dropped(edge), broker_dropped(cloud))
     spawn = multiprocessing.get_context("spawn")
@@ -183,8 +193,15 @@ def load(name: str, pid: int, edge: Mosquitto, cloud: Mosquitto, home: str, coun
     publisher = spawn.Process(target=publish, args=(edge.port, home, devices, count, result, go))
     publisher.start()
     result.get(timeout=600)  # payloads are built before the clock and the CPU window start
-    cpu0, started = process_cpu(pid), time.perf_counter()
-    go.set()
+    if burst:
+        os.kill(pid, signal.SIGSTOP)
+        go.set()
+        offered = result.get(timeout=600)
+        cpu0, started = process_cpu(pid), time.perf_counter()
+        os.kill(pid, signal.SIGCONT)
+    else:
+        cpu0, started = process_cpu(pid), time.perf_counter()
+        go.set()
     peak, last, last_change = 0.0, -1, time.monotonic()
     while len(counter.seen) < count and time.monotonic() - last_change < 30:
         peak = max(peak, process_rss(pid)[0])
@@ -193,7 +210,7 @@ def load(name: str, pid: int, edge: Mosquitto, cloud: Mosquitto, home: str, coun
         time.sleep(0.05)
     delivered = time.perf_counter() - started
     cpu = process_cpu(pid) - cpu0
-    offered = result.get(timeout=600)
+    offered = offered if burst else result.get(timeout=600)
     publisher.join()
     rss_end, hwm = process_rss(pid)
     counter.close()
@@ -431,6 +448,10 @@ def main(argv: list[str] | None = None) -> None:
                 proc = start_node_red(script, tmp, edge, cloud, "bench-nr")
                 runs.append(load("node-red", proc.pid, edge, cloud, "bench-nr", args.messages, args.devices))
                 print(runs[-1].show(), flush=True)
+                runs.append(
+                    load("nr-burst", proc.pid, edge, cloud, "bench-nr", args.messages, args.devices, burst=True)
+                )
+                print(runs[-1].show(), flush=True)
                 stop(proc)
         finally:
             edge.stop()
@@ -469,6 +490,8 @@ def bench_gateway(
             spy.send_signal(signal.SIGINT)
             spy.wait(30)
         print(run.show(), flush=True)
+        burst = load("gw-burst", proc.pid, edge, cloud, "bench-gw", count, devices, burst=True)
+        print(burst.show(), flush=True)
         hour = load("gw-1h", proc.pid, edge, cloud, "bench-gw", 27 * 720, devices)
         print(
             f"{'':<10} after an hour's worth of the example home (19,440 messages): RSS {hour.rss_end_mib:.1f} MiB",
@@ -477,7 +500,7 @@ def bench_gateway(
     finally:
         code = stop(proc)
         print(f"{'':<10} gateway exit code after SIGTERM: {code}")
-    return [run, hour]
+    return [run, burst, hour]
 
 
 if __name__ == "__main__":

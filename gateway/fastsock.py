@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import MQTTErrorCode
 
 CHUNK = 256 * 1024
 
@@ -34,6 +35,11 @@ class BufferedSocket:
         self._pos = min(end, len(self._buffer))
         return data
 
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet handed to paho."""
+        return len(self._buffer) - self._pos
+
     def pending(self) -> int:
         """Bytes readable without touching the network (paho skips select() while this is > 0)."""
         inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
@@ -43,8 +49,21 @@ class BufferedSocket:
         return getattr(self._sock, name)
 
 
+MAX_PACKETS_PER_READ = 1000  # then paho's loop gets to write (PUBACKs, publishes) before reading on
+
+
 class BufferedClient(mqtt.Client):
     """A paho client whose socket reads are buffered (see the module docstring)."""
 
     def _create_socket(self) -> Any:
         return BufferedSocket(super()._create_socket())
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        """paho reads one packet per select(); go on while whole packets wait in the buffer."""
+        rc = super().loop_read(max_packets)
+        for _ in range(MAX_PACKETS_PER_READ):
+            sock = self._sock
+            if rc != mqtt.MQTT_ERR_SUCCESS or not isinstance(sock, BufferedSocket) or not sock.buffered:
+                break
+            rc = super().loop_read(max_packets)
+        return rc

@@ -141,7 +141,8 @@ class Forwarder:
             return  # the outbox is the buffer; paho re-sends what is already in flight after a reconnect
         room = self.config.max_inflight - len(self.inflight)
         while room > 0 and not self._stopping.is_set():
-            rows = self.reader.fetch(self.cursor, room * self.config.uplink_batch)
+            # A few messages' worth per read: reading all that may fly at once costs memory for nothing.
+            rows = self.reader.fetch(self.cursor, min(room, 8) * self.config.uplink_batch)
             if not rows:
                 return
             messages = pack(rows, self.batch_topic, self.config.uplink_batch)[:room]
