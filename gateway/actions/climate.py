@@ -96,7 +96,8 @@ class PiClimate:
     def stop(self) -> None:
         """Stop polling."""
         self._stop.set()
-        self._thread.join(5)
+        if self._thread.is_alive():
+            self._thread.join(5)
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +50,13 @@ class TelemetryResource(resource.Resource):  # type: ignore[misc]  # aiocoap shi
         return aiocoap.Message(code=CODES[answer.status], payload=answer.body, content_format=JSON)
 
 
+def _check_udp_port(host: str, port: int) -> None:
+    """Raise OSError when nothing could bind UDP `host:port` now."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        probe.bind((host, port))
+
+
 class CoapIntake:
     """The CoAP server on its own event loop thread; `start()` returns once it listens."""
 
@@ -67,36 +75,43 @@ class CoapIntake:
         self.host, self.port = host, port
         self._loop = asyncio.new_event_loop()
         self._context: aiocoap.Context | None = None
+        self._failure: str | None = None
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="coap-intake", daemon=True)
 
     def start(self, timeout: float = 10.0) -> None:
-        """Start the loop thread and bind the UDP port."""
+        """Start the loop thread and bind the UDP port; OSError (with the reason) when it cannot."""
         self._thread.start()
         if not self._ready.wait(timeout) or self._context is None:
-            raise OSError(f"coap intake could not listen on {self.host}:{self.port}")
+            self._thread.join(timeout)
+            raise OSError(self._failure or f"coap intake could not listen on {self.host}:{self.port}")
         logger.info("coap intake listening on %s:%d", self.host, self.port)
 
     def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
+        loop = self._loop
+        asyncio.set_event_loop(loop)
         site = resource.Site()
         site.add_resource(["telemetry"], TelemetryResource(self))
         try:
-            self._context = self._loop.run_until_complete(
+            _check_udp_port(self.host, self.port)  # aiocoap leaks its socket when the bind fails: find out first
+            self._context = loop.run_until_complete(
                 # UDP only: aiocoap's default also opens CoAP over TCP, TLS and WebSockets on neighbouring ports.
                 aiocoap.Context.create_server_context(site, bind=(self.host, self.port), transports=["udp6"])
             )
         except OSError as exc:
-            logger.error("coap intake cannot bind %s:%d: %s", self.host, self.port, exc)
+            self._failure = f"{self.host}:{self.port}: {exc.strerror or exc}"
+            loop.close()
             return
         finally:
             self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(self._context.shutdown())
-        self._loop.close()
+        loop.run_forever()
+        loop.run_until_complete(self._context.shutdown())
+        loop.close()
 
     def stop(self) -> None:
-        """Stop the server and its loop."""
+        """Stop the server and its loop (a loop never started is just closed)."""
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
+        elif not self._loop.is_closed():
+            self._loop.close()

@@ -31,7 +31,7 @@ def _error(status: int, reason: str, detail: str) -> Answer:
 
 
 class HttpIntake:
-    """The HTTP server; `start()` serves from a thread, `port` is the bound port (0 in the config: any free one)."""
+    """The HTTP server; `start()` binds and serves from a thread, `port` is then the bound port (0: any free one)."""
 
     def __init__(
         self,
@@ -47,7 +47,7 @@ class HttpIntake:
         self.home, self.committer, self.rules, self.clock = home, committer, rules, clock
         self.register_unknown = register_unknown
         self.rejected: Counter[str] = Counter()
-        self.server = ThreadingHTTPServer((host, port), _handler(self))
+        self.server = ThreadingHTTPServer((host, port), _handler(self), bind_and_activate=False)
         self.server.daemon_threads = True
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name="http-intake", daemon=True
@@ -59,13 +59,20 @@ class HttpIntake:
         return int(self.server.server_address[1])
 
     def start(self) -> None:
-        """Serve in a background thread."""
+        """Bind (OSError when the port is taken) and serve in a background thread."""
+        try:
+            self.server.server_bind()
+            self.server.server_activate()
+        except OSError:
+            self.server.server_close()
+            raise
         self._thread.start()
         logger.info("http intake listening on %s:%d", *self.server.server_address[:2])
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        self.server.shutdown()
+        if self._thread.is_alive():
+            self.server.shutdown()
         self.server.server_close()
 
     def post(self, path: str, body: bytes, client: str) -> Answer:

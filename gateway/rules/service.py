@@ -25,7 +25,7 @@ from gateway.intake.relay import WatermarkRelay
 from gateway.rules.config import AlarmSettings, parse_alarm
 from gateway.rules.edge import AlertSink
 from gateway.rules.runner import RulesRunner
-from protocol import Channel, Telemetry, encode, topics
+from protocol import Channel, ConfigError, Telemetry, encode, topics
 from protocol.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -94,11 +94,18 @@ class EdgeService:
         return PiClimate(source or Dht22(config.pin), config.device, publish, every_s=config.every_s, clock=clock)
 
     def start(self) -> None:
-        """Connect and serve."""
+        """Connect and serve; a taken intake port stops everything again and names its key (exit 78)."""
         self.runner.start()
-        for part in (self.http, self.coap, self.climate):
-            if part is not None:
-                part.start()
+        for key, intake in (("http_port", self.http), ("coap_port", self.coap)):
+            try:
+                if intake is not None:
+                    intake.start()
+            except OSError as exc:  # the fix is in the config: exit 78 rather than restart into the same wall
+                self.stop()
+                where = self.alarm.intake
+                raise ConfigError(f"alarm.intake.{key}: cannot listen on {where.host} ({exc})") from exc
+        if self.climate is not None:
+            self.climate.start()
         logger.info(
             "edge rules started rules=%d buzzer=%s notify=%s http=%s coap=%s",
             len(self.rules.rules),

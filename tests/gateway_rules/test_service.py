@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sqlite3
 import urllib.error
 import urllib.request
@@ -18,7 +19,7 @@ from gpiozero.pins.mock import MockFactory
 from gateway.rules.service import EdgeService
 from gateway.service import Gateway, database_path
 from iotpipe.broker import Mosquitto, free_port
-from protocol import AlarmMode, AlertState, Kind, Reading, Telemetry, decode_alert, encode
+from protocol import AlarmMode, AlertState, ConfigError, Kind, Reading, Telemetry, decode_alert, encode
 from protocol.settings import EXAMPLE_CONFIG, Settings, load_settings
 from tests.gateway_rules.conftest import free_udp_port
 from tests.support import Recorder, wait_for
@@ -140,3 +141,20 @@ def test_discovery_button_and_pi_climate(running: tuple[Gateway, EdgeService, Fa
         wait_for(lambda: ("climate-hallway", 2) in outbox_keys(settings), what="the climate messages stored")
     finally:
         watch.close()
+
+
+@pytest.mark.parametrize("key", ["http_port", "coap_port"])
+def test_a_taken_intake_port_names_its_key(tmp_path: Path, home_id: str, broker: Mosquitto, key: str) -> None:
+    kind = socket.SOCK_STREAM if key == "http_port" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as taken:
+        taken.bind(("127.0.0.1", 0))
+        if kind == socket.SOCK_STREAM:
+            taken.listen()
+        port = taken.getsockname()[1]
+        ports = (port, free_udp_port()) if key == "http_port" else (free_port(), port)
+        path = tmp_path / "home.toml"
+        path.write_text(home_toml(home_id, *ports))
+        settings = load_settings(path, edge_url=broker.url, var=tmp_path / "var", env={})
+        service = EdgeService(settings, pin_factory=MockFactory(), climate_source=FakeDht(), env={})
+        with pytest.raises(ConfigError, match=rf"^alarm\.intake\.{key}: cannot listen on 127\.0\.0\.1"):
+            service.start()
