@@ -8,7 +8,8 @@ and publishes each device's watermark once a second, so outboxes stay small as t
 fill instead would measure resend backoff, not steady state). Broker, acker and simulator share the 2 cores, so the
 figure is conservative. Homes of the example (27 devices each) are added until the step's device count is reached.
 A device tick is late when its home's turn starts more than 25 % of a tick after its time; missed ticks count late.
-Prints, never asserts.
+The machine's own stalls are shown beside it: the worst oversleep of an idle process sleeping 20 ms at a time, and
+the load average (other work on a shared 2-core machine delays the loop too). Prints, never asserts.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import argparse
 import datetime as dt
 import math
 import multiprocessing
+import multiprocessing.sharedctypes
+import multiprocessing.synchronize
 import os
 import resource
 import tempfile
@@ -87,6 +90,14 @@ def acker(port: int, ready: multiprocessing.synchronize.Event, stop: multiproces
     client.loop_stop()
 
 
+def probe(stop: multiprocessing.synchronize.Event, worst: multiprocessing.sharedctypes.Synchronized[float]) -> None:
+    """An idle process that sleeps 20 ms at a time and records its worst oversleep: the machine's own stalls."""
+    while not stop.is_set():
+        began = time.monotonic()
+        time.sleep(0.02)
+        worst.value = max(worst.value, time.monotonic() - began - 0.02)
+
+
 @contextmanager
 def running(settings: Settings, homes: int, stats: LiveStats) -> Iterator[None]:
     """The live simulator in a thread for the block."""
@@ -107,15 +118,20 @@ def cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def live_step(settings: Settings, devices: int, seconds: float) -> tuple[int, float, float, float, int]:
-    """Run about `devices` devices; returns (devices, late %, messages/s, simulator CPU %, max outbox backlog)."""
+def live_step(settings: Settings, devices: int, seconds: float) -> tuple[int, float, float, float, int, float]:
+    """Run about `devices` devices; returns (devices, late %, msg/s, simulator CPU %, max kept, idle probe's
+    worst stall in ms)."""
     homes = math.ceil(devices / PER_HOME)
     stats = LiveStats()
+    context = multiprocessing.get_context("spawn")
+    stop, worst = context.Event(), context.Value("d", 0.0)
     with running(settings, homes, stats):
         deadline = time.monotonic() + 60
         while stats.generated < homes * PER_HOME and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(3.0)  # every client connected and ticking
+        watcher = context.Process(target=probe, args=(stop, worst), daemon=True)
+        watcher.start()
         ticks, late, published, used, started = stats.ticks, stats.late_ticks, stats.published, cpu(), time.monotonic()
         backlog = 0
         while time.monotonic() - started < seconds:
@@ -125,7 +141,9 @@ def live_step(settings: Settings, devices: int, seconds: float) -> tuple[int, fl
         ticks, late = stats.ticks - ticks, stats.late_ticks - late
         rate = (stats.published - published) / elapsed
         load = 100.0 * (cpu() - used) / elapsed
-    return homes * PER_HOME, 100.0 * late / max(ticks, 1), rate, load, backlog
+        stop.set()
+        watcher.join(5)
+    return homes * PER_HOME, 100.0 * late / max(ticks, 1), rate, load, backlog, worst.value * 1000
 
 
 def bench_live(steps: list[int], seconds: float) -> None:
@@ -138,12 +156,14 @@ def bench_live(steps: list[int], seconds: float) -> None:
         ready.wait(10)
         settings = load_settings(edge_url=broker.url, env={})
         print(f"live, 1 s interval, broker {broker.url}, acks from a stand-in gateway process")
-        print(f"{'devices':>8} {'late %':>8} {'msg/s':>8} {'sim CPU %':>10} {'max kept':>9} {'loadavg':>8}")
+        print(f"{'devices':>8} {'late %':>8} {'msg/s':>8} {'sim CPU %':>10} {'max kept':>9} {'loadavg':>8} "
+              f"{'idle stall ms':>14}")
         best = 0
         for target in steps:
-            devices, late, rate, load, backlog = live_step(settings, target, seconds)
+            devices, late, rate, load, backlog, stall = live_step(settings, target, seconds)
             loadavg = os.getloadavg()[0]  # other work on the machine delays the loop too: shown, not subtracted
-            print(f"{devices:>8} {late:>8.2f} {rate:>8.0f} {load:>10.0f} {backlog:>9} {loadavg:>8.1f}", flush=True)
+            print(f"{devices:>8} {late:>8.2f} {rate:>8.0f} {load:>10.0f} {backlog:>9} {loadavg:>8.1f} {stall:>14.0f}",
+                  flush=True)
             if late >= 1.0:
                 break
             best = devices

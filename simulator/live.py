@@ -244,7 +244,8 @@ def _run(homes: list[LiveHome], loop: Loop, stats: LiveStats, *, tick: float, sp
         while queue[0][0] <= now:
             at, n = heapq.heappop(queue)
             home = homes[n]
-            home.tick(now, sim_start + (now - start) * speed, time.time())
+            # Heartbeats are judged on the schedule, so a tick that starts a little late does not skip one.
+            home.tick(at, sim_start + (now - start) * speed, time.time())
             for dev in home.devices:
                 loop.flush(dev)
             missed = max(0, int((now - at) / tick))  # ticks that never ran count as late too
