@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from gateway.service import run
+from gateway.service import GatewayError, run
 from protocol import ConfigError
 from protocol.settings import load_settings
 
@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EX_CONFIG
+    except GatewayError as exc:
+        logging.getLogger("gateway").error("%s", exc)
+        return 1
     return 0
 
 

@@ -105,11 +105,15 @@ class Forwarder:
         return self._thread.is_alive()
 
     def _run(self) -> None:
-        while not self._stopping.is_set():
-            self.wake.wait(0.5)
-            self.wake.clear()
-            self._settle()
-            self._send()
+        try:
+            while not self._stopping.is_set():
+                self.wake.wait(0.5)
+                self.wake.clear()
+                self._settle()
+                self._send()
+        except Exception:
+            logger.exception("forwarder stopped: nothing more goes to the cloud")
+            raise
 
     def _settle(self, block: float = 0.0) -> None:
         """Delete the rows of every message the cloud broker acknowledged; schedule refused ones again."""

@@ -33,6 +33,10 @@ VERSION = "0.1.0"
 STALL_S = 30.0  # a writer that has not ticked for this long is stuck: stop feeding the watchdog
 
 
+class GatewayError(RuntimeError):
+    """The gateway cannot go on (a worker thread died)."""
+
+
 def database_path(settings: Settings) -> Path:
     """Where the outbox lives: `$IOTPIPE_VAR/gateway/gateway.db` (systemd's StateDirectory on a Pi)."""
     return settings.var / "gateway" / "gateway.db"
@@ -258,7 +262,10 @@ def run(
     with Gateway(settings, config, metrics_port=metrics_port, db_path=db_path) as gateway:
         notifier.notify("READY=1")
         interval = _watchdog_interval()
-        while not stop.wait(interval):
+        while not stop.wait(min(interval, 1.0)):
+            if not (gateway.writer.alive and gateway.forwarder.alive):
+                # A dead thread (e.g. the disk is full) cannot heal itself: exit non-zero, systemd restarts us.
+                raise GatewayError("a gateway thread died (see the error above); exiting for a restart")
             if gateway.health()[0]:
                 notifier.notify("WATCHDOG=1")
         notifier.notify("STOPPING=1")

@@ -122,13 +122,17 @@ class Writer:
         return self._thread.is_alive()
 
     def _run(self) -> None:
-        while True:
-            batch, stop = self._collect()
-            if batch:
-                self.process(batch)
-            self.tick()
-            if stop:
-                return
+        try:
+            while True:
+                batch, stop = self._collect()
+                if batch:
+                    self.process(batch)
+                self.tick()
+                if stop:
+                    return
+        except Exception:
+            logger.exception("writer stopped: nothing more is stored or acknowledged")
+            raise
 
     def _collect(self) -> tuple[list[Incoming], bool]:
         """Block for the first message (or a tick), then take what arrives within batch_wait_ms."""

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
+import tempfile
 import sys
 import urllib.error
 import urllib.request
@@ -164,6 +167,24 @@ def test_metrics_and_health_over_http(
     ):
         assert name.encode() in body, name
     assert gateway.signal(signal.SIGTERM) == 0
+
+
+def test_systemd_notify_ready_then_watchdog(
+    make_process: Callable[..., GatewayProcess], broker: Mosquitto, cloud_broker: Mosquitto
+) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="sd", dir="/tmp"))  # AF_UNIX paths must stay under 108 bytes
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(str(folder / "notify"))
+        notify.settimeout(20)
+        gateway = make_process(broker, cloud_broker)
+        gateway.env |= {"NOTIFY_SOCKET": str(folder / "notify"), "WATCHDOG_USEC": "1000000"}
+        gateway.start()
+        first, second = notify.recv(256), notify.recv(256)
+        assert (first, second) == (b"READY=1", b"WATCHDOG=1")
+        assert gateway.signal(signal.SIGTERM) == 0
+        while notify.recv(256) != b"STOPPING=1":  # more WATCHDOG=1 may come first; a timeout fails the test
+            pass
+    shutil.rmtree(folder)
 
 
 def test_bad_gateway_section_exits_78_with_one_line_naming_file_and_key(
