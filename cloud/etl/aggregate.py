@@ -21,7 +21,7 @@ def bucket_means(rows: pd.DataFrame, seconds: int) -> pd.DataFrame:
 
 def climate_daily(rows: pd.DataFrame, ctx: Context, meta: pd.DataFrame) -> pd.DataFrame:
     """Per room and local day: mean, min and max of temperature, humidity and light from climate sensors."""
-    climate = rows.loc[rows["kind"].astype(str).isin(CLIMATE_KINDS), ["home", "device", "kind", "day", "value"]]
+    climate = rows.loc[rows["kind"].isin(CLIMATE_KINDS), ["home", "device", "kind", "day", "value"]]
     climate = climate.assign(room=climate["device"].map(meta["room"]).astype(object))
     climate = climate.loc[climate["room"].notna()]
     stats = climate.pivot_table(index=["home", "room", "day"], columns="kind", values="value",

@@ -27,7 +27,7 @@ def deduplicate(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
 def clean(readings: pd.DataFrame, ctx: Context, meta: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Drop failed (null) readings and impossible values; the impossible ones come back as `bounds` anomalies."""
     present = readings.loc[readings["value"].notna()]
-    kind = present["kind"].astype(str)
+    kind = present["kind"]
     high = kind.map(_HIGH).astype(float)
     rated = present["device"].map(meta["rated_power_w"]).astype(float)
     # A plug cannot draw more than twice its rating for long; above that the reading is a fault, not a load.
@@ -45,7 +45,7 @@ def anomalies(clean_rows: pd.DataFrame, ctx: Context) -> pd.DataFrame:
 
 def _series(frame: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame:
     """Rows of the given kinds, sorted per (device, kind) by time."""
-    rows = frame.loc[frame["kind"].astype(str).isin(kinds), ["home", "device", "kind", "t", "value"]]
+    rows = frame.loc[frame["kind"].isin(kinds), ["home", "device", "kind", "t", "value"]]
     return rows.sort_values(["device", "kind", "t"], kind="stable")
 
 
@@ -60,7 +60,7 @@ def _zscores(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     previous = rows["value"].shift(1).rolling(window, min_periods=window)
     mean, std = previous.mean(), previous.std()
     position = rows.groupby(["device", "kind"], observed=True).cumcount()
-    floor = rows["kind"].astype(str).map(_RESOLUTION).astype(float)
+    floor = rows["kind"].map(_RESOLUTION).astype(float)
     z = (rows["value"] - mean).abs() / std.clip(lower=floor)
     hit = (position >= window) & (z > ctx.config.zscore)
     return rows.loc[hit].assign(rule="zscore")

@@ -35,9 +35,12 @@ class Context:
                                             "rated_power_w"]).set_index("device")
         return cls(frame, config, home.home.tariff_per_kwh, home.home.timezone)
 
-    def meta(self, devices: pd.Series, rooms: pd.Series, appliances: pd.Series) -> pd.DataFrame:
-        """Metadata for the devices seen in the data; unknown devices get defaults from what the data says."""
-        seen = pd.DataFrame({"device": devices, "room_seen": rooms, "appliance_seen": appliances})
+    def meta(self, devices: pd.Series, placements: pd.DataFrame) -> pd.DataFrame:
+        """Metadata for the devices seen in the data; devices the config does not know get the room and
+        appliance `placements` (device, room, appliance) recorded for them, else defaults."""
+        names = devices.cat.categories if isinstance(devices.dtype, pd.CategoricalDtype) else pd.unique(devices)
+        seen = pd.DataFrame({"device": [str(n) for n in names]}).merge(
+            placements.rename(columns={"room": "room_seen", "appliance": "appliance_seen"}), on="device", how="left")
         seen = seen.drop_duplicates("device").set_index("device")
         out = seen.join(self.devices, how="left")
         out["room"] = out["room"].fillna(out["room_seen"])

@@ -18,7 +18,7 @@ HOG_MIN_DAYS = 7  # fewer days of history make a 95th percentile meaningless
 
 def _sorted(rows: pd.DataFrame, kind: Kind) -> tuple[pd.DataFrame, pd.Series]:
     """Rows of one kind sorted per series by time, and a mask of rows that continue the previous row's series."""
-    part = rows.loc[rows["kind"].astype(str) == kind.value, ["home", "device", "day", "t", "value"]]
+    part = rows.loc[rows["kind"] == kind.value, ["home", "device", "day", "t", "value"]]
     part = part.sort_values([*SERIES, "t"], kind="stable")
     same = (part["home"] == part["home"].shift()) & (part["device"] == part["device"].shift())
     return part, same

@@ -15,10 +15,11 @@ import sqlalchemy as sa
 
 from cloud.errors import EtlInputError
 from cloud.etl.context import DAY_S
-from cloud.ingest.route import ROW_COLUMNS, event_row
-from cloud.ingest.store import insert_for
+from cloud.ingest.route import ROW_COLUMNS, Seen, event_row
+from cloud.ingest.store import insert_for, upsert_devices
 from cloud.warehouse import schema
 from cloud.warehouse.db import is_sqlite
+from protocol import Kind
 from protocol.frame import READING_COLUMNS
 
 CHUNK = 100_000
@@ -47,11 +48,26 @@ def load_raw(engine: sa.Engine, frame: pd.DataFrame, progress: Callable[[int], A
     frame = frame.assign(t=frame["ts"].fillna(frame["received_at"]), ingested_at=time.time())[list(ROW_COLUMNS)]
     before = _count(engine)
     with engine.begin() as conn:
+        upsert_devices(conn, _seen(frame))
         for start in range(0, len(frame), CHUNK):
             chunk = frame.iloc[start:start + CHUNK]
             insert_rows(conn, schema.readings, chunk, conflict=["device", "boot", "seq", "idx"])
             progress(len(chunk))
     return _count(engine) - before
+
+
+def _seen(frame: pd.DataFrame) -> dict[tuple[str, str], Seen]:
+    """First and last receive time, room and appliance of every device in a sample log."""
+    seen = frame.groupby(["home", "device"], observed=True).agg(
+        first=("received_at", "min"), last=("received_at", "max"), room=("room", "first"),
+        appliance=("appliance", "first"))
+    return {(str(h), str(d)): Seen(float(r.first), float(r.last), _text(r.room), _text(r.appliance))
+            for (h, d), r in seen.iterrows()}
+
+
+def _text(value: object) -> str | None:
+    """A string, or None for a missing value."""
+    return value if isinstance(value, str) else None
 
 
 def insert_rows(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, conflict: list[str] | None = None) -> None:
@@ -62,8 +78,9 @@ def insert_rows(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, confl
     if conflict is not None:
         stmt = stmt.on_conflict_do_nothing(index_elements=conflict)
     columns = [c.name for c in table.columns if c.name in frame.columns]  # the compiled statement's order
-    rows = python_rows(frame[columns])
-    if is_sqlite(conn.engine):
+    sqlite = is_sqlite(conn.engine)
+    rows = python_rows(frame[columns], nan_is_null=sqlite)
+    if sqlite:
         sql = str(stmt.compile(dialect=conn.dialect, column_keys=columns))
         conn.exec_driver_sql(sql, rows)
     else:
@@ -91,12 +108,13 @@ def _copy(conn: sa.Connection, table: sa.Table, columns: list[str], rows: list[t
             cursor.execute(f"DROP TABLE {target}")
 
 
-def python_rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
-    """Rows as tuples of plain Python values, NaN as None (drivers reject numpy ints; PostgreSQL keeps NaN)."""
+def python_rows(frame: pd.DataFrame, *, nan_is_null: bool = False) -> list[tuple[Any, ...]]:
+    """Rows as tuples of plain Python values (drivers reject numpy ints); NaN becomes None unless the driver
+    already stores NaN as NULL (SQLite does), while PostgreSQL would keep a real NaN."""
     columns = []
     for name in frame.columns:
         values = frame[name].tolist()
-        if frame[name].isna().any():
+        if not nan_is_null and frame[name].isna().any():
             values = [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in values]
         columns.append(values)
     return list(zip(*columns, strict=True))
@@ -148,11 +166,51 @@ def touched(engine: sa.Engine, since: float | None, overlap_s: float) -> tuple[p
     return new.assign(t=new["b"].astype(float) * TOUCH_BUCKET_S)[["home", "device", "t"]], watermark
 
 
-def extract(engine: sa.Engine, devices: list[str], t_from: float, t_to: float) -> pd.DataFrame:
-    """Every stored reading of `devices` with t in [t_from - 1 day, t_to): the touched days plus a day of context."""
+KINDS = [k.value for k in Kind]
+
+
+def extract(engine: sa.Engine, home: str, devices: list[str], t_from: float, t_to: float) -> pd.DataFrame:
+    """Every stored reading of a home's `devices` with t in [t_from - 1 day, t_to): the touched days plus a day of
+    context, in the columns the transform uses (place and appliance come from `placements`).
+
+    The warehouse's unique key already removed duplicates, so neither boot nor seq is needed (a message is its
+    `idx == 0` reading); device and kind travel as small integer codes, which the driver returns without
+    building a string per row: the extract of a million readings is mostly float conversion.
+    """
     table = schema.readings
-    columns = [table.c[c] for c in (*READING_COLUMNS, "t")]
-    query = sa.select(*columns).where(table.c.device.in_(devices), table.c.t >= t_from - DAY_S, table.c.t < t_to)
+    device_code = sa.case({d: i for i, d in enumerate(devices)}, value=table.c.device)
+    kind_code = sa.case({k: i for i, k in enumerate(KINDS)}, value=table.c.kind)
+    query = sa.select(device_code.label("device"), kind_code.label("kind"), table.c.idx, table.c.ts,
+                      table.c.received_at, table.c.value).where(
+        # Every kind listed, so the (home, device, kind, t) index serves the time range too.
+        table.c.home == home, table.c.device.in_(devices), table.c.kind.in_(KINDS),
+        table.c.t >= t_from - DAY_S, table.c.t < t_to)
+    with engine.connect() as conn:
+        frame = fetch_frame(conn, query)
+    return frame.assign(home=pd.Categorical.from_codes([0] * len(frame), [home]),
+                        device=pd.Categorical.from_codes(frame["device"].astype(int), devices),
+                        kind=pd.Categorical.from_codes(frame["kind"].astype(int), KINDS))
+
+
+def fetch_frame(conn: sa.Connection, query: sa.Select[Any]) -> pd.DataFrame:
+    """Run a SELECT through the driver's own cursor: a million rows come back without a Row object each."""
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if compiled.positiontup is not None:
+            cursor.execute(str(compiled), [compiled.params[name] for name in compiled.positiontup])
+        else:
+            cursor.execute(str(compiled), compiled.params)
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=[c[0] for c in cursor.description])
+    finally:
+        cursor.close()
+
+
+def placements(engine: sa.Engine, home: str, devices: list[str]) -> pd.DataFrame:
+    """Room and appliance per device as ingest recorded them (for devices the home config does not know)."""
+    table = schema.devices
+    query = sa.select(table.c.device, table.c.room, table.c.appliance).where(
+        table.c.home == home, table.c.device.in_(devices))
     with engine.connect() as conn:
         return pd.read_sql(query, conn)
 

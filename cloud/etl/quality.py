@@ -17,11 +17,11 @@ def data_quality(rows: pd.DataFrame, duplicates: pd.DataFrame, flagged: pd.DataF
                  meta: pd.DataFrame) -> pd.DataFrame:
     """Completeness per (home, device, day); `rows` are deduplicated readings including failed ones."""
     failed = rows["value"].isna()
-    counts = rows.assign(failed=failed).groupby(GROUP, observed=True).agg(readings=("seq", "size"),
+    counts = rows.assign(failed=failed).groupby(GROUP, observed=True).agg(readings=("idx", "size"),
                                                                          failed=("failed", "sum"))
-    messages = rows.drop_duplicates(["home", "device", "boot", "seq"])
+    messages = rows.loc[rows["idx"] == 0]  # every message has a first reading, and only one
     late = (messages["received_at"] - messages["ts"]) > ctx.config.late_s
-    per_message = messages.assign(late=late).groupby(GROUP, observed=True).agg(messages=("seq", "size"),
+    per_message = messages.assign(late=late).groupby(GROUP, observed=True).agg(messages=("idx", "size"),
                                                                                late=("late", "sum"))
     out = counts.join(per_message).join(_coverage(messages, ctx, meta))
     out["duplicates"] = duplicates.groupby(GROUP, observed=True).size()

@@ -92,17 +92,28 @@ def _steps(engine: sa.Engine, ctx: Context, source: Path | None, result: EtlResu
     clock.step("find_touched")
     if keys.empty:
         return
-    start, end = day_bounds(pd.Series([keys["day"].min(), keys["day"].max()]), ctx.tz)
-    raw = prepare(extract.extract(engine, sorted(keys["device"].unique()), float(start[0]), float(end[1])), ctx.tz)
+    raw, places = _extract(engine, keys, ctx.tz)
     result.rows_in = len(raw)
     clock.step("extract")
-    derived = transform(raw, extract.events(engine), ctx)
+    derived = transform(raw, extract.events(engine), ctx, places)
     result.rows_clean = derived.rows_clean
     clock.step("transform")
     result.counts = _load(engine, derived, keys, ctx)
     clock.step("load")
     result.counts["pruned"] = _prune(engine, ctx)
     clock.step("prune")
+
+
+def _extract(engine: sa.Engine, keys: pd.DataFrame, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The readings of every touched home's devices over the touched days (plus context), and their placements."""
+    frames, places = [], []
+    for home, part in keys.groupby("home"):
+        start, end = day_bounds(pd.Series([part["day"].min(), part["day"].max()]), tz)
+        devices = sorted(part["device"].astype(str).unique())
+        frames.append(extract.extract(engine, str(home), devices, float(start.iloc[0]), float(end.iloc[1])))
+        places.append(extract.placements(engine, str(home), devices))
+    raw = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return prepare(raw, tz), pd.concat(places, ignore_index=True)
 
 
 def _touched_keys(new: pd.DataFrame, tz: str) -> pd.DataFrame:

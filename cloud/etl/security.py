@@ -18,7 +18,7 @@ def security_events(rows: pd.DataFrame, events: pd.DataFrame, meta: pd.DataFrame
     ones the gateway's presence on the uplink (online unless a status says otherwise).
     """
     kinds = [k.value for k in SECURITY_KINDS]
-    part = rows.loc[rows["kind"].astype(str).isin(kinds), ["home", "device", "kind", "t", "day", "value"]]
+    part = rows.loc[rows["kind"].isin(kinds), ["home", "device", "kind", "t", "day", "value"]]
     part = part.sort_values(["home", "device", "kind", "t"], kind="stable")
     same = (part["home"] == part["home"].shift()) & (part["device"] == part["device"].shift()) & (
         part["kind"] == part["kind"].shift())

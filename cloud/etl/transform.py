@@ -39,15 +39,22 @@ def prepare(raw: pd.DataFrame, tz: str) -> pd.DataFrame:
         frame["t"] = frame["ts"].fillna(frame["received_at"])
     frame["day"] = local_day(frame["t"], tz)
     for column in ("home", "device", "kind"):
-        frame[column] = frame[column].astype("category")
+        if not isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype("category")
     return frame
 
 
-def transform(raw: pd.DataFrame, events: pd.DataFrame, ctx: Context) -> Derived:
-    """Clean, flag, aggregate and summarise `raw` (prepared rows); nothing here touches a database."""
-    meta = ctx.meta(raw["device"].astype(str), raw["room"], raw["appliance"])
-    unique, dup_mask = clean.deduplicate(raw)
-    duplicates = pd.concat([raw.loc[dup_mask], _content_duplicates(unique)])
+def transform(raw: pd.DataFrame, events: pd.DataFrame, ctx: Context, placements: pd.DataFrame | None = None) -> Derived:
+    """Clean, flag, aggregate and summarise `raw` (prepared rows); nothing here touches a database.
+
+    `placements` (device, room, appliance) place devices the home config does not list; `events` are the
+    gateway's mode and presence events (home, type, ts, payload).
+    """
+    if placements is None:
+        placements = pd.DataFrame(columns=["device", "room", "appliance"])
+    meta = ctx.meta(raw["device"], placements)
+    unique, dup_mask = clean.deduplicate(raw) if "boot" in raw else (raw, pd.Series(False, index=raw.index))
+    duplicates = pd.concat([raw.loc[dup_mask & (raw["idx"] == 0)], _content_duplicates(unique)])  # messages
     good, impossible = clean.clean(unique, ctx, meta)
     flagged = pd.concat([impossible, clean.anomalies(good, ctx)], ignore_index=True)
     flagged["day"] = local_day(flagged["t"], ctx.tz)
@@ -72,6 +79,6 @@ def _with_coverage(days: pd.DataFrame, completeness: pd.DataFrame) -> pd.DataFra
 
 
 def _content_duplicates(rows: pd.DataFrame) -> pd.DataFrame:
-    """Readings repeated under a new key (same device clock time, kind and value): a replay the key cannot catch."""
-    timed = rows.loc[rows["ts"].notna()]
-    return timed.loc[timed.duplicated(["home", "device", "kind", "ts", "value"], keep="first")]
+    """Messages repeated under a new key (the same device clock time again): a replay the key cannot catch."""
+    firsts = rows.loc[(rows["idx"] == 0) & rows["ts"].notna()]
+    return firsts.loc[firsts.duplicated(["home", "device", "ts"], keep="first")]

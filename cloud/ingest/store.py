@@ -36,8 +36,10 @@ def insert_readings(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
     conn.execute(stmt, [dict(zip(ROW_COLUMNS, row, strict=True), ingested_at=now) for row in ordered])
 
 
-def _devices(conn: sa.Connection, devices: dict[tuple[str, str], Seen]) -> None:
+def upsert_devices(conn: sa.Connection, devices: dict[tuple[str, str], Seen]) -> None:
     """Upsert last-seen, place and presence; times only move forward, so batches may commit in any order."""
+    if not devices:
+        return
     table = schema.devices
     values = [
         {"home": h, "device": d, "room": s.room, "appliance": s.appliance, "first_seen": s.first, "last_seen": s.last,
@@ -69,8 +71,7 @@ def write(engine: sa.Engine, batch: Batch) -> None:
     try:
         with engine.begin() as conn:
             insert_readings(conn, batch.readings)
-            if batch.devices:
-                _devices(conn, batch.devices)
+            upsert_devices(conn, batch.devices)
             if batch.rejected:
                 conn.execute(sa.insert(schema.rejected), batch.rejected)
             insert = insert_for(conn)

@@ -117,7 +117,7 @@ data_quality = sa.Table(
     sa.Column("coverage_pct", sa.Float(53), nullable=False),
     sa.Column("gaps", sa.Integer, nullable=False),
     sa.Column("max_gap_s", sa.Float(53), nullable=False),
-    sa.Column("duplicates", sa.Integer, nullable=False),
+    sa.Column("duplicates", sa.Integer, nullable=False),  # messages seen again (same key, or same device time)
     sa.Column("late", sa.Integer, nullable=False),
     sa.Column("anomalies", sa.Integer, nullable=False),
 )

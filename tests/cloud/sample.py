@@ -116,7 +116,7 @@ def _values(device: str, kind: DeviceType, grid: Grid, sample: Sample) -> dict[s
     for d, kwh in pd.Series(increment).groupby(day).sum().items():
         sample.energy_kwh[(device, str(d))] = float(kwh)
     counter = np.concatenate([[0.0], np.cumsum(increment)[:-1]]) + 100.0
-    if device == "plug-fridge" and reset_days is not None:
+    if device == "plug-fridge" and reset_days is not None and t[-1] >= t0 + reset_days * 86400.0:
         after = t >= t0 + reset_days * 86400.0
         counter = np.where(after, counter - counter[after][0], counter)  # the plug's meter restarts at 0
     values: dict[str, object] = {"power": power, "energy": np.round(counter, 6), "voltage": np.full_like(power, 230.0)}

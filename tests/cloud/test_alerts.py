@@ -151,7 +151,7 @@ def receiver() -> Iterator[Receiver]:
 def test_service_stores_and_sends_alerts_over_apprise(  # noqa: PLR0917 - fixtures
     db_url: str, cloud_broker: Mosquitto, receiver: Receiver, home_id: str, tmp_path: Path, engine: sa.Engine
 ) -> None:
-    toml = EXAMPLE_CONFIG.read_text() + (
+    toml = EXAMPLE_CONFIG.read_text().split("\n[cloud]")[0] + (
         f'\n[cloud.alerts]\nnotify = ["json://127.0.0.1:{receiver.server_address[1]}"]\nhome_power_w = 3000\n'
         "home_power_window_s = 60\n")
     (tmp_path / "home.toml").write_text(toml)

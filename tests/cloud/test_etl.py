@@ -28,7 +28,8 @@ def settings(db_url: str, cloud_broker: Mosquitto, tmp_path: Path) -> Settings:
     No watermark overlap, so a run right after another re-reads nothing (the default re-reads two minutes).
     """
     text = EXAMPLE_CONFIG.read_text().replace("[[devices]]\n", "[[devices]]\ninterval_s = 120.0\n")
-    text += "\n[cloud]\netl_overlap_s = 0.0\n"
+    text = text.replace("etl_overlap_s = 120.0", "etl_overlap_s = 0.0")
+    assert "etl_overlap_s = 0.0" in text
     path = tmp_path / "home.toml"
     path.write_text(text)
     return load_settings(path, cloud_url=cloud_broker.url, db_url=db_url, var=tmp_path / "var", env={})
