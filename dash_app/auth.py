@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import secrets
@@ -19,8 +20,18 @@ from werkzeug.wrappers import Response
 logger = logging.getLogger(__name__)
 LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 PUBLIC_PATHS = frozenset({"/login", "/assets/bootstrap.min.css", "/assets/dashboard.css", "/favicon.ico"})
-# A hash to check against when the user does not exist, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash(secrets.token_hex(8))
+HASH_METHOD = "pbkdf2:sha256"  # not werkzeug's default scrypt: that takes 32 MiB per check on a small machine
+
+
+def hash_password(password: str) -> str:
+    """The hash to store for a password (`iotpipe dash --hash-password` prints it)."""
+    return generate_password_hash(password, method=HASH_METHOD)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check when the user does not exist, so a wrong name costs as long as a wrong password."""
+    return hash_password(secrets.token_hex(8))
 
 
 def needs_login(host: str) -> bool:
@@ -74,7 +85,7 @@ class Throttle:
 def verify(users: Mapping[str, str], name: str, password: str) -> bool:
     """True when `password` matches the user's hash; costs the same for unknown users."""
     hashed = users.get(name)
-    ok = check_password_hash(hashed or _DUMMY_HASH, password)
+    ok = check_password_hash(hashed or _dummy_hash(), password)
     return ok and hashed is not None
 
 

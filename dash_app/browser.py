@@ -30,6 +30,13 @@ CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-sh
                 "--window-size=1280,1800")
 
 
+DRAWN_JS = """
+const graphs = document.querySelectorAll('.dash-graph');
+const plotted = document.querySelectorAll('.dash-graph .main-svg');
+return !document.querySelector('[data-dash-is-loading="true"]') && plotted.length >= graphs.length;
+"""
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
     """Poll `predicate` every 10 ms until it is truthy; AssertionError naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -113,6 +120,11 @@ def pattern_text(driver: webdriver.Chrome, **component_id: str) -> str:
     key = json.dumps(component_id, sort_keys=True, separators=(",", ":"))
     found = driver.find_elements(By.XPATH, f"//*[@id='{key}']")
     return found[0].text if found else ""
+
+
+def drawn(driver: webdriver.Chrome) -> bool:
+    """True when no Dash callback is pending and every graph has been drawn by plotly."""
+    return bool(driver.execute_script(DRAWN_JS))
 
 
 def page_text(driver: webdriver.Chrome) -> str:

@@ -18,7 +18,7 @@ from werkzeug.security import generate_password_hash
 
 from cloud.warehouse import schema
 from cloud.warehouse.db import make_engine, migrate
-from dash_app.browser import DashServer, chromium, page_text, wait_for
+from dash_app.browser import DashServer, chromium, drawn, page_text, wait_for
 from dash_app.sample import fill
 from iotpipe.broker import Mosquitto
 from protocol import AlarmMode, Channel, ModeState, encode
@@ -27,11 +27,7 @@ from protocol.settings import EXAMPLE_CONFIG, REPO_ROOT, load_settings
 from protocol.topics import GATEWAY, edge
 
 logger = logging.getLogger(__name__)
-DRAWN_JS = """
-const graphs = document.querySelectorAll('.dash-graph');
-const plotted = document.querySelectorAll('.dash-graph .main-svg');
-return !document.querySelector('[data-dash-is-loading="true"]') && plotted.length >= graphs.length;
-"""
+
 OUT = REPO_ROOT / "docs" / "screenshots"
 SHOTS = {"home": ("/", "Last motion"), "energy": ("/energy", "Energy hogs"), "system": ("/system", "Last ETL run"),
          "security": ("/security", "Event log")}
@@ -67,11 +63,6 @@ def door_alarm(url: str, home: str, now: float) -> None:
             state="raised", ts=now, message="Front door opened while away", device="door-front", room="hallway",
             value=1.0, notified=True))
     engine.dispose()
-
-
-def drawn(driver: webdriver.Chrome) -> bool:
-    """True when no Dash callback is pending and every graph has been drawn by plotly."""
-    return bool(driver.execute_script(DRAWN_JS))
 
 
 def shoot(driver: webdriver.Chrome, url: str, ready: str, path: Path) -> None:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
-from werkzeug.security import generate_password_hash
 
 from iotpipe.context import Context, pass_context
+
+
+def _without_pyarrow() -> None:
+    """Keep pyarrow out of the dashboard process: pandas 3 imports it eagerly (~50 MiB) for its string dtype,
+    and the dashboard reads no Parquet. pandas supports running without it; only this server process is affected."""
+    if "pandas" not in sys.modules:
+        sys.modules.setdefault("pyarrow", None)  # type: ignore[arg-type]  # None makes `import pyarrow` fail
 
 
 @click.command("dash")
@@ -17,9 +25,11 @@ from iotpipe.context import Context, pass_context
 def dash(ctx: Context, host: str, port: int, debug: bool, hash_password: bool) -> None:
     """Serve the dashboard: Home, Energy, Security, System."""
     if hash_password:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        click.echo(generate_password_hash(password))
+        from dash_app.auth import hash_password as make_hash
+
+        click.echo(make_hash(click.prompt("Password", hide_input=True, confirmation_prompt=True)))
         return
+    _without_pyarrow()
     from dash_app.app import serve
 
     serve(ctx.settings, host, port, debug=debug)

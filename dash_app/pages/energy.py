@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 
 from cloud.warehouse import queries as warehouse_queries
@@ -76,7 +75,7 @@ def power_now(svc: Services) -> Node:
     return stat("Whole home now", f"{fresh['value'].sum():,.0f} W", note, ident=ids.POWER_NOW + "-card")
 
 
-def live_figure(svc: Services) -> go.Figure:
+def live_figure(svc: Services) -> figures.Figure:
     """Power per appliance (plugs and lights) over the last 15 minutes, from raw readings."""
     devices = [d.id for d in svc.devices_of("plug", "light")]
     try:
@@ -91,7 +90,7 @@ def _today(svc: Services) -> dt.date:
     return dt.datetime.fromtimestamp(svc.clock(), ZoneInfo(svc.tz)).date()
 
 
-def history_figure(svc: Services, period: str) -> tuple[go.Figure, str]:
+def history_figure(svc: Services, period: str) -> tuple[figures.Figure, str]:
     """The stacked history and a sentence on its completeness (which days have gaps)."""
     since = _today(svc) - dt.timedelta(days=figures.PERIOD_SPAN[period])
     try:
@@ -224,12 +223,12 @@ def register(app: Dash, svc: Services) -> None:
 
     @app.callback(Output(ids.POWER_NOW, "children"), Output(ids.LIVE_GRAPH, "figure"),
                   Input(ids.ENERGY_TICK, "n_intervals"))
-    def _live(_n: int | None) -> tuple[Node, go.Figure]:
+    def _live(_n: int | None) -> tuple[Node, figures.Figure]:
         return power_now(svc), live_figure(svc)
 
     @app.callback(Output(ids.HISTORY_GRAPH, "figure"), Output(ids.HISTORY_NOTE, "children"),
                   Input(ids.PERIOD, "value"), Input(ids.ENERGY_SLOW_TICK, "n_intervals"))
-    def _history(period: str, _n: int | None) -> tuple[go.Figure, str]:
+    def _history(period: str, _n: int | None) -> tuple[figures.Figure, str]:
         return history_figure(svc, period if period in figures.PERIODS else "day")
 
     @app.callback(Output(ids.HOGS, "children"), Input(ids.ENERGY_SLOW_TICK, "n_intervals"))

@@ -8,7 +8,6 @@ import urllib.request
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -126,7 +125,7 @@ def devices_view(svc: Services) -> Node:
     return html.Div([head, html.Ul(items, className="small mb-0")])
 
 
-def rejected_figure(svc: Services) -> go.Figure:
+def rejected_figure(svc: Services) -> figures.Figure:
     """Rejected messages by reason over the last 24 h."""
     try:
         return figures.rejected_bars(queries.rejected_by_reason(svc.reader, svc.home_id, svc.clock() - 86400))
@@ -159,5 +158,5 @@ def register(app: Dash, svc: Services) -> None:
 
     @app.callback(Output(ids.THROUGHPUT, "children"), Output(ids.DEVICES, "children"),
                   Output(ids.REJECTED, "figure"), Output(ids.ETL, "children"), Input(ids.SYSTEM_TICK, "n_intervals"))
-    def _health(_n: int | None) -> tuple[Node, Node, go.Figure, Node]:
+    def _health(_n: int | None) -> tuple[Node, Node, figures.Figure, Node]:
         return throughput_view(svc), devices_view(svc), rejected_figure(svc), etl_view(svc)

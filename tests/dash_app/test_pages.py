@@ -73,15 +73,15 @@ def test_power_now_is_the_meter(svc: Services) -> None:
 
 def test_live_chart_has_one_line_per_appliance(svc: Services) -> None:
     figure = energy.live_figure(svc)
-    names = {trace.name for trace in figure.data}
+    names = {trace["name"] for trace in figure["data"]}
     assert {"fridge", "kettle", "TV"} <= names
 
 
 @pytest.mark.parametrize("period", ["day", "week", "month"])
 def test_history_is_stacked_per_appliance_with_untracked(svc: Services, period: str) -> None:
     figure, note = energy.history_figure(svc, period)
-    names = {trace.name for trace in figure.data}
-    assert figure.layout.barmode == "stack" and {"fridge", "untracked"} <= names
+    names = {trace["name"] for trace in figure["data"]}
+    assert figure["layout"]["barmode"] == "stack" and {"fridge", "untracked"} <= names
     assert "gaps" in note or "complete" in note
 
 
@@ -198,7 +198,7 @@ def test_system_page_parts(svc: Services) -> None:
     assert "Messages/s" in text(system.throughput_view(svc)) and "not configured" in text(system.throughput_view(svc))
     assert "online" in text(system.devices_view(svc))
     assert "ok" in text(system.etl_view(svc))
-    assert {"out_of_range", "schema"} <= set(system.rejected_figure(svc).data[0].y)
+    assert {"out_of_range", "schema"} <= set(system.rejected_figure(svc)["data"][0]["y"])
 
 
 def test_devices_silent_too_long_or_never_seen(svc: Services) -> None:
