@@ -7,7 +7,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -15,7 +15,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from gateway.actions.publish import AlertPublisher
 from gateway.pipeline import enrich, validate
-from gateway.rules.config import AlarmSettings
+from gateway.rules.config import AlarmSettings, Rule
 from gateway.rules.edge import AlertSink, EdgeRules
 from protocol import (
     GATEWAY,
@@ -57,6 +57,7 @@ class RulesRunner:
         clock: Clock = time.time,
         tick_s: float | None = 0.1,
         settings: AlarmSettings | None = None,
+        rules: Iterable[Rule] | None = None,
         client_id: str | None = None,
     ) -> None:
         self.home_id = home.home.id
@@ -64,7 +65,7 @@ class RulesRunner:
         self.tick_s = tick_s
         self.client = make_client(edge_url, client_id or f"gateway-{self.home_id}-rules")
         self.publisher = AlertPublisher(self.client, self.home_id)
-        self.rules = EdgeRules(home, [self.publisher, *sinks], clock, settings=settings)
+        self.rules = EdgeRules(home, [self.publisher, *sinks], clock, settings=settings, rules=rules)
         self.home = home
         self._url = edge_url
         self._subscribed = threading.Event()

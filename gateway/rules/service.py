@@ -22,7 +22,7 @@ from gateway.discovery import publish_discovery
 from gateway.intake.coap import CoapIntake
 from gateway.intake.http import HttpIntake
 from gateway.intake.relay import WatermarkRelay
-from gateway.rules.config import AlarmSettings, parse_alarm
+from gateway.rules.config import AlarmSettings, parse_alarm, parse_rules
 from gateway.rules.edge import AlertSink
 from gateway.rules.runner import RulesRunner
 from protocol import Channel, ConfigError, Telemetry, encode, topics
@@ -45,14 +45,18 @@ class EdgeService:
         uplink: Enqueue | None = None,
     ) -> None:
         home = settings.home
-        self.alarm: AlarmSettings = parse_alarm(home)
+        try:  # validate everything before anything starts; the one line names file and key
+            self.alarm: AlarmSettings = parse_alarm(home)
+            rules = parse_rules(home)
+        except ConfigError as exc:
+            raise ConfigError(f"{settings.config_path}: {exc}") from exc
         self.buzzer = self._buzzer(pin_factory)
         urls = [*self.alarm.notify.urls, *(os.environ if env is None else env).get("IOTPIPE_NOTIFY_URLS", "").split()]
         self.notifier = Notifier(urls, self.alarm.notify.min_severity) if urls else None
         self.log = AlertLog(settings.var / self.alarm.log)
         outbox = UplinkSink(uplink) if uplink is not None else None  # the spine's outbox, when it gives one
         sinks: list[AlertSink] = [s for s in (self.buzzer, outbox, self.notifier, self.log) if s is not None]
-        self.runner = RulesRunner(home, settings.edge_url, sinks=sinks, clock=clock, settings=self.alarm)
+        self.runner = RulesRunner(home, settings.edge_url, sinks=sinks, clock=clock, settings=self.alarm, rules=rules)
         self.rules = self.runner.rules
         self.relay = WatermarkRelay(self.runner.client, home.home.id)
         self.runner.on_watermark.append(self.relay.on_watermark)
@@ -61,7 +65,12 @@ class EdgeService:
         self.button = (
             None if self.alarm.button_pin is None else ArmButton(self.alarm.button_pin, self.rules, factory=pin_factory)
         )
-        self.climate = self._climate(climate_source, clock)
+        self.climate: PiClimate | None = None
+        try:
+            self.climate = self._climate(climate_source, clock)
+        except ConfigError as exc:  # the DHT22 library missing, or a pin the board lacks
+            self.stop()
+            raise ConfigError(f"{settings.config_path}: {exc}") from exc
 
     def _buzzer(self, pin_factory: Any) -> Buzzer | None:
         wanted = self.alarm.buzzer

@@ -158,3 +158,15 @@ def test_a_taken_intake_port_names_its_key(tmp_path: Path, home_id: str, broker:
         service = EdgeService(settings, pin_factory=MockFactory(), climate_source=FakeDht(), env={})
         with pytest.raises(ConfigError, match=rf"^alarm\.intake\.{key}: cannot listen on 127\.0\.0\.1"):
             service.start()
+
+
+def test_bad_rules_or_a_missing_dht22_name_file_and_key(tmp_path: Path, home_id: str, broker: Mosquitto) -> None:
+    path = tmp_path / "home.toml"
+    path.write_text(home_toml(home_id, free_port(), free_udp_port()) + '\n[[rules]]\ntype = "smoke"\nid = "smoke"\n')
+    settings = load_settings(path, edge_url=broker.url, var=tmp_path / "var", env={})
+    with pytest.raises(ConfigError, match=rf"^{path}: rules\[8\]\.id: duplicate rule id 'smoke'$"):
+        EdgeService(settings, pin_factory=MockFactory(), env={})
+    path.write_text(home_toml(home_id, free_port(), free_udp_port()))
+    settings = load_settings(path, edge_url=broker.url, var=tmp_path / "var", env={})
+    with pytest.raises(ConfigError, match=rf"^{path}: alarm\.climate: the DHT22 needs adafruit-circuitpython-dht"):
+        EdgeService(settings, pin_factory=MockFactory(), env={})  # climate configured, no fake, no library
