@@ -30,7 +30,15 @@ class Channel(StrEnum):
 
 DEVICE_CHANNELS = frozenset({Channel.TELEMETRY, Channel.STATUS, Channel.SET, Channel.ACK})
 GATEWAY_CHANNELS = frozenset(
-    {Channel.ALERTS, Channel.ALERTS_ACK, Channel.EVENTS, Channel.MODE, Channel.MODE_SET, Channel.REJECTED, Channel.STATUS}
+    {
+        Channel.ALERTS,
+        Channel.ALERTS_ACK,
+        Channel.EVENTS,
+        Channel.MODE,
+        Channel.MODE_SET,
+        Channel.REJECTED,
+        Channel.STATUS,
+    }
 )
 
 
