@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "demo": "iotpipe.demo:demo",
     "simulate": "iotpipe.simulate_cmd:simulate",
     "gateway": "iotpipe.gateway_cmd:gateway",
+    "rules": "iotpipe.rules_cmd:rules",
     "cloud": "iotpipe.cloud_cmd:cloud",
     "etl": "iotpipe.cloud_cmd:etl",
     "alerts": "iotpipe.cloud_cmd:alerts",
