@@ -20,8 +20,8 @@ from cloud.alerts.notify import Notifier
 from cloud.alerts.rules import Fired, Rules, State
 from cloud.config import cloud_config
 from cloud.ingest.route import alert_row
-from cloud.ingest.store import insert_for
 from cloud.warehouse import schema
+from cloud.warehouse.bulk import insert_for
 from cloud.warehouse.db import make_engine, migrate
 from protocol import ProtocolError, decode_uplink, decode_uplink_batch, topics
 from protocol.endpoint import make_client

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,8 +14,9 @@ import sqlalchemy as sa
 from cloud.errors import EtlInputError
 from cloud.etl.context import DAY_S
 from cloud.ingest.route import ROW_COLUMNS, Seen, event_row
-from cloud.ingest.store import insert_for, upsert_devices
+from cloud.ingest.store import upsert_devices
 from cloud.warehouse import schema
+from cloud.warehouse.bulk import insert_for, insert_frame
 from cloud.warehouse.db import is_sqlite
 from protocol import Kind
 from protocol.frame import READING_COLUMNS
@@ -71,53 +70,8 @@ def _text(value: object) -> str | None:
 
 
 def insert_rows(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, conflict: list[str] | None = None) -> None:
-    """Bulk insert a frame; on SQLite straight through the driver's executemany (never multi-VALUES)."""
-    if frame.empty:
-        return
-    stmt = insert_for(conn)(table)
-    if conflict is not None:
-        stmt = stmt.on_conflict_do_nothing(index_elements=conflict)
-    columns = [c.name for c in table.columns if c.name in frame.columns]  # the compiled statement's order
-    sqlite = is_sqlite(conn.engine)
-    rows = python_rows(frame[columns], nan_is_null=sqlite)
-    if sqlite:
-        sql = str(stmt.compile(dialect=conn.dialect, column_keys=columns))
-        conn.exec_driver_sql(sql, rows)
-    else:
-        _copy(conn, table, columns, rows, conflict)
-
-
-def _copy(conn: sa.Connection, table: sa.Table, columns: list[str], rows: list[tuple[Any, ...]],
-          conflict: list[str] | None) -> None:
-    """PostgreSQL bulk path: COPY (through a temporary table when duplicates must be skipped), in the caller's
-    transaction."""
-    names = ", ".join(columns)
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor:
-        target = table.name
-        if conflict is not None:
-            target = f"copy_{uuid.uuid4().hex[:12]}"
-            cursor.execute(f"CREATE TEMP TABLE {target} AS SELECT {names} FROM {table.name} WITH NO DATA")
-        with cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        if conflict is not None:
-            cursor.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {target} "
-                           f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING")
-            cursor.execute(f"DROP TABLE {target}")
-
-
-def python_rows(frame: pd.DataFrame, *, nan_is_null: bool = False) -> list[tuple[Any, ...]]:
-    """Rows as tuples of plain Python values (drivers reject numpy ints); NaN becomes None unless the driver
-    already stores NaN as NULL (SQLite does), while PostgreSQL would keep a real NaN."""
-    columns = []
-    for name in frame.columns:
-        values = frame[name].tolist()
-        if not nan_is_null and frame[name].isna().any():
-            values = [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in values]
-        columns.append(values)
-    return list(zip(*columns, strict=True))
+    """Bulk insert a frame (see `cloud.warehouse.bulk`)."""
+    insert_frame(conn, table, frame, conflict)
 
 
 def load_events(engine: sa.Engine, path: Path, home: str) -> int:

@@ -9,9 +9,10 @@ import sqlalchemy as sa
 
 from cloud.etl import energy
 from cloud.etl.context import day_bounds
-from cloud.etl.extract import insert_rows, python_rows
+from cloud.etl.extract import insert_rows
 from cloud.etl.transform import Derived
 from cloud.warehouse import schema
+from cloud.warehouse.bulk import python_rows
 
 BY_DAY = ("energy_daily", "data_quality", "anomalies", "security_events")
 

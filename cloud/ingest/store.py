@@ -3,37 +3,28 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud.errors import WarehouseUnavailableError
 from cloud.ingest.route import ROW_COLUMNS, Batch, Seen
 from cloud.warehouse import schema
+from cloud.warehouse.bulk import insert_for, insert_tuples
 
-Insert = Callable[[sa.Table], Any]
 KEY = ("device", "boot", "seq", "idx")
 _KEY_POS = tuple(ROW_COLUMNS.index(c) for c in KEY)
 
 
-def insert_for(engine: sa.Engine | sa.Connection) -> Insert:
-    """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL both do)."""
-    return sqlite.insert if engine.dialect.name == "sqlite" else postgresql.insert
-
-
 def insert_readings(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
     """Insert reading rows (ROW_COLUMNS order); a key already stored is skipped (ON CONFLICT DO NOTHING)."""
-    if not rows:
-        return
-    # Sorted by key so two workers inserting overlapping batches take row locks in the same order (no deadlock).
-    ordered = sorted(rows, key=lambda r: tuple(r[i] for i in _KEY_POS))
-    stmt = insert_for(conn)(schema.readings).on_conflict_do_nothing(index_elements=list(KEY))
-    # Stamped now, not when the batch was taken: a batch retried through an outage must not commit "in the past",
+    # Sorted by key so two workers inserting overlapping batches take row locks in the same order (no deadlock);
+    # stamped now, not when the batch was taken: a batch retried through an outage must not commit "in the past",
     # behind the ETL's watermark.
     now = time.time()
-    conn.execute(stmt, [dict(zip(ROW_COLUMNS, row, strict=True), ingested_at=now) for row in ordered])
+    ordered = [(*row[:-1], now) for row in rows]
+    ordered.sort(key=lambda r: tuple(r[i] for i in _KEY_POS))
+    insert_tuples(conn, schema.readings, ROW_COLUMNS, ordered, KEY)
 
 
 def upsert_devices(conn: sa.Connection, devices: dict[tuple[str, str], Seen]) -> None:
