@@ -78,8 +78,9 @@ def backfill(ctx: Context, /, *, seed: int | None, intruder: bool, days: float, 
     start = dt.datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
     if days <= 0 or step <= 0 or interval < step:
         raise click.BadParameter("need --days > 0 and 0 < --step <= --interval")
-    base_seed = simulator_section(settings.home, str(settings.config_path)).seed if seed is None else seed
+    section = simulator_section(settings.home, str(settings.config_path))
     intrusions = [start + 11 * 3600.0] if intruder else []
-    rows = run_backfill(settings.home, start, days, out, seed=base_seed, interval=interval, step=step,
-                        formats=formats or ("parquet", "csv"), intrusions=intrusions)
+    rows = run_backfill(settings.home, start, days, out, seed=section.seed if seed is None else seed,
+                        interval=interval, step=step, formats=formats or ("parquet", "csv"), intrusions=intrusions,
+                        base_load_w=section.base_load_w)
     click.echo(f"{rows} rows -> {out}.parquet / {out}.csv.gz")

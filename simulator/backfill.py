@@ -55,12 +55,13 @@ class Backfill:
     interval: float = 5.0
     step: float = 5.0
     intrusions: list[float] = field(default_factory=list)
+    base_load_w: float = 90.0
 
     def __post_init__(self) -> None:
         if self.step <= 0 or self.interval < self.step:
             raise ValueError(f"need 0 < step <= interval, got step={self.step} interval={self.interval}")
         home = self.config.home.id
-        self.model = HomeModel(self.config, self.seed, intrusions=list(self.intrusions))
+        self.model = HomeModel(self.config, self.seed, intrusions=list(self.intrusions), base_load_w=self.base_load_w)
         self.counters = initial_counters(self.config, self.seed, home)
         rng = rng_for(self.seed, home, "boots")
         self.emitters = [
@@ -148,9 +149,10 @@ def emissions(key: Ints, last_key: int | None, since: int, every: int) -> Ints:
 def run_backfill(
     config: HomeConfig, start: float, days: float, out: Path, *, seed: int = 42, interval: float = 5.0,
     step: float = 5.0, formats: tuple[str, ...] = ("parquet", "csv"), intrusions: list[float] | None = None,
+    base_load_w: float = 90.0,
 ) -> int:
     """Write `days` of history from `start` to `out`.parquet and/or `out`.csv.gz; returns the number of rows."""
-    job = Backfill(config, start, seed, interval, step, intrusions or [])
+    job = Backfill(config, start, seed, interval, step, intrusions or [], base_load_w)
     out.parent.mkdir(parents=True, exist_ok=True)
     parquet = pq.ParquetWriter(out.with_suffix(".parquet"), SCHEMA, compression="zstd") if "parquet" in formats else None  # noqa: E501
     # Python's zlib at a low level is several times faster than Arrow's gzip stream for the same size class.

@@ -43,6 +43,7 @@ class LiveStats:
     ticks: int = 0
     late_ticks: int = 0
     commands: int = 0
+    online: int = 0  # devices connected to the broker
     kept: int = 0  # messages waiting in outboxes for a watermark, as of the last second
     dropped: int = 0  # messages dropped from full outboxes, as of the last second
     faults: dict[str, int] = field(default_factory=dict)
@@ -107,6 +108,7 @@ class LiveDevice:
         self.answer_pending = False
         self.held: list[bytes] = []
         self._started = False
+        self._warned: set[str] = set()
         self._status_dropped = 0
         self._status_at = -math.inf
         self.topic = topics.edge(home, spec.id, Channel.TELEMETRY)
@@ -139,7 +141,9 @@ class LiveDevice:
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
-            logger.warning("broker refused device=%s reason=%s", self.client_id, reason)
+            self._warn_once("refused", "broker refused device=%s: %s", self.client_id, reason)
+            self.retry_at = time.monotonic() + self.backoff + self.shared.rng.random()
+            self.backoff = min(self.backoff * 2, MAX_BACKOFF)
             return
         self.connected, self.backoff = True, 1.0
         # A watermark may be lost (the next one supersedes it), so QoS 0 spares a PUBACK per watermark.
@@ -171,7 +175,13 @@ class LiveDevice:
             elif msg.topic.endswith("/set"):
                 self._obey(decode_command(bytes(msg.payload)).switch)
         except ProtocolError as exc:
-            logger.warning("ignored bad message device=%s topic=%s: %s", self.client_id, msg.topic, exc)
+            self._warn_once(exc.reason, "ignored bad message device=%s topic=%s: %s", self.client_id, msg.topic, exc)
+
+    def _warn_once(self, cause: str, text: str, *args: object) -> None:
+        """Log a problem the first time this device meets it; later ones only at debug level."""
+        level = logging.DEBUG if cause in self._warned else logging.WARNING
+        self._warned.add(cause)
+        logger.log(level, text, *args)
 
     def _obey(self, switch: bool | None) -> None:
         """Apply a `set` command; the home answers with telemetry at once."""

@@ -113,17 +113,16 @@ class Loop:
 
     def on_link(self, dev: LiveDevice, up: bool) -> None:
         """Count devices online; log the first loss and the full recovery once each."""
+        (self.online.add if up else self.online.discard)(dev)
+        self.stats.online = len(self.online)
         if up:
-            self.online.add(dev)
             if self.down_logged and len(self.online) == self.total:
                 logger.info("edge broker reachable again: all %d devices online", self.total)
                 self.down_logged = False
-        else:
-            self.online.discard(dev)
-            if not self.down_logged and not self.stopping:
-                logger.warning("edge broker connection lost: %d of %d devices offline, reconnecting",
-                               self.total - len(self.online), self.total)
-                self.down_logged = True
+        elif not self.down_logged and not self.stopping:
+            logger.warning("edge broker connection lost: %d of %d devices offline, reconnecting",
+                           self.total - len(self.online), self.total)
+            self.down_logged = True
 
     def flush(self, dev: LiveDevice) -> None:
         """Write what paho has queued; wait for the socket to be writable if the kernel buffer is full."""

@@ -18,15 +18,21 @@ from protocol.settings import EXAMPLE_CONFIG, Settings
 from simulator import LiveStats, run_live
 
 
-def example_text(home: str) -> str:
-    """The example home.toml with `home` as its id."""
-    return EXAMPLE_CONFIG.read_text().replace('id = "demo"', f'id = "{home}"', 1)
+def example_text(home: str, simulator_section: str | None = None) -> str:
+    """The example home.toml with `home` as its id (and another `[simulator]` section when given)."""
+    text = EXAMPLE_CONFIG.read_text().replace('id = "demo"', f'id = "{home}"', 1)
+    if simulator_section is not None:
+        before, _, after = text.partition("\n[simulator]\n")
+        rest = after.split("\n[", 1)  # keep any section that follows ours
+        text = before + "\n[simulator]\n" + simulator_section + ("\n[" + rest[1] if len(rest) > 1 else "\n")
+    return text
 
 
-def settings_for(url: str, home: str) -> Settings:
+def settings_for(url: str, home: str, simulator_section: str | None = None) -> Settings:
     """Settings for the example home under id `home` on the broker at `url`."""
     broker = BrokerURL.parse(url)
-    return Settings(EXAMPLE_CONFIG, parse_home_config(example_text(home)), broker, broker, "sqlite://", Path("var"))
+    config = parse_home_config(example_text(home, simulator_section))
+    return Settings(EXAMPLE_CONFIG, config, broker, broker, "sqlite://", Path("var"))
 
 
 @contextmanager

@@ -89,6 +89,7 @@ def test_without_watermarks_the_outbox_resends_after_a_broker_restart(
         wait_for(lambda: stats.generated > during + 2 * DEVICES, what="readings generated while the broker is down")
         resent = stats.resent
         server.start()
+        wait_for(lambda: stats.online == DEVICES, timeout=30, what="every device back online")
         wait_for(lambda: stats.resent >= resent + DEVICES, timeout=20, what="resends after the reconnect")
         until = time.time() - 1.0
     rows = [line.split(",") for line in ledger.read_text().splitlines()[1:]]
@@ -107,6 +108,35 @@ def test_without_watermarks_the_outbox_resends_after_a_broker_restart(
     assert all(len(payloads) == 1 for payloads in seen.values())  # a resend is byte-identical: same key, same ts
     assert set(seen) <= set(generated)  # nothing arrives that was not generated
     assert sum(len(sub.on(f"{d}/telemetry")) for d in {k[0] for k in seen}) > len(seen)  # there were repeats
+    sub.close()
+
+
+def test_once_a_gateway_acknowledges_an_unacknowledged_message_is_resent_after_the_timeout(
+    broker: Mosquitto, home_id: str
+) -> None:
+    sub = Subscriber(broker.port, f"iot/{home_id}/plug-fridge/telemetry")
+    settings = settings_for(broker.url, home_id, "resend_timeout_s = 0.5\n")
+    with simulator(settings, interval=1.0) as stats:
+        wait_for(lambda: len(sub.on("/telemetry")) >= 2, what="fridge telemetry")
+        first = protocol.decode_telemetry(sub.on("/telemetry")[0][1])
+        # A watermark stuck at the first message: the broker "lost" the rest, so they come again with their keys.
+        publish.single(f"iot/{home_id}/plug-fridge/ack", json.dumps({"boot": first.boot, "seq": first.seq}), qos=1,
+                       port=broker.port)
+        wait_for(lambda: stats.resent > 0, what="a resend after the timeout")
+        wait_for(lambda: len({p for _, p in sub.on("/telemetry")}) < len(sub.on("/telemetry")), what="a repeat")
+    by_key: dict[tuple[str, str, int], set[bytes]] = defaultdict(set)
+    for _, payload in sub.on("/telemetry"):
+        by_key[protocol.decode_telemetry(payload).key].add(payload)
+    assert all(len(p) == 1 for p in by_key.values())  # same key, same bytes, same ts
+    sub.close()
+
+
+def test_a_full_outbox_drops_the_oldest_and_says_so_in_the_status(broker: Mosquitto, home_id: str) -> None:
+    sub = Subscriber(broker.port, f"iot/{home_id}/plug-kettle/status")
+    with simulator(settings_for(broker.url, home_id, "outbox_size = 2\n"), interval=1.0) as stats:
+        wait_for(lambda: stats.dropped > 0, what="drops from full outboxes")
+        wait_for(lambda: any(protocol.decode_status(p).dropped > 0 for _, p in sub.on("/status")),
+                 timeout=20, what="the drop count in the retained status")
     sub.close()
 
 
