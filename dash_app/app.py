@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+from plotly.utils import PlotlyJSONEncoder
 
 from dash_app import ids, queries
 from dash_app.auth import Auth, Throttle, current_user, is_loopback, needs_login
@@ -104,9 +106,6 @@ def _register_shell(app: Dash, svc: Services) -> None:
 
 def _same(rendered: list[dict[str, Any]], shown: Any) -> bool:
     """True when the banner on the page already says the same (so a click on it is never lost to a redraw)."""
-    import json
-
-    from plotly.utils import PlotlyJSONEncoder
 
     def norm(value: Any) -> str:
         return json.dumps(value or [], cls=PlotlyJSONEncoder, sort_keys=True)

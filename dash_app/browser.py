@@ -31,9 +31,8 @@ CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-sh
 
 
 DRAWN_JS = """
-const graphs = document.querySelectorAll('.dash-graph');
-const plotted = document.querySelectorAll('.dash-graph .main-svg');
-return !document.querySelector('[data-dash-is-loading="true"]') && plotted.length >= graphs.length;
+const graphs = [...document.querySelectorAll('.dash-graph')];
+return graphs.every(g => g.querySelector('.main-svg .trace, .main-svg .annotation'));
 """
 
 
@@ -123,7 +122,7 @@ def pattern_text(driver: webdriver.Chrome, **component_id: str) -> str:
 
 
 def drawn(driver: webdriver.Chrome) -> bool:
-    """True when no Dash callback is pending and every graph has been drawn by plotly."""
+    """True when every graph on the page shows its data or its "no data" note (not the blank initial plot)."""
     return bool(driver.execute_script(DRAWN_JS))
 
 

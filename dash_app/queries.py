@@ -72,12 +72,12 @@ def energy_daily(reader: Reader, home: str, since: dt.date) -> pd.DataFrame:
     return reader.frame(stmt)
 
 
-def power_minutes(reader: Reader, home: str, device: str, since: float) -> pd.DataFrame:
-    """One-minute power means and peaks of one device (the home meter) since `since`."""
+def power_minutes(reader: Reader, home: str, device: str, since: float, above: float = 0.0) -> pd.DataFrame:
+    """One-minute power means and peaks of one device (the home meter) since `since`, means above `above` only."""
     m = s.readings_1m
     stmt = (
         sa.select(m.c.bucket, m.c.mean, m.c.max)
-        .where(m.c.home == home, m.c.device == device, m.c.kind == "power", m.c.bucket >= since)
+        .where(m.c.home == home, m.c.device == device, m.c.kind == "power", m.c.bucket >= since, m.c.mean > above)
         .order_by(m.c.bucket)
     )
     return reader.frame(stmt)
@@ -169,8 +169,11 @@ def latest_mode_event(reader: Reader, home: str) -> pd.DataFrame:
 
 def ingest_window(reader: Reader, home: str, since: float) -> pd.DataFrame:
     """Rows ingested since `since`: message identity, device time and ingest time (for rate and latency)."""
-    stmt = sa.select(R.c.device, R.c.boot, R.c.seq, R.c.ts, R.c.received_at, R.c.ingested_at).where(
-        R.c.ingested_at >= since, R.c.home == home
+    stmt = (
+        sa.select(R.c.device, R.c.boot, R.c.seq, R.c.ts, R.c.received_at, R.c.ingested_at)
+        .where(R.c.ingested_at >= since, R.c.home == home)
+        # Without statistics SQLite prefers the (home, device, kind, t) index for `home =` and walks the whole home.
+        .with_hint(R, "INDEXED BY ix_readings_ingested_at", "sqlite")
     )
     return reader.frame(stmt)
 

@@ -73,7 +73,7 @@ def shoot(driver: webdriver.Chrome, url: str, ready: str, path: Path) -> None:
     for _ in range(3):  # the page reflows when the window grows: fit until the height settles
         height = int(driver.execute_script("return document.documentElement.scrollHeight"))
         driver.set_window_size(1280, height + 140)
-    time.sleep(0.5)  # let plotly re-layout to the new window size before the picture (not a test wait)
+    time.sleep(1.0)  # let plotly re-layout to the new window size and pending callbacks land (not a test wait)
     driver.save_screenshot(str(path))
     logger.info("saved %s", path)
 

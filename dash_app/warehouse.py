@@ -11,6 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 logger = logging.getLogger(__name__)
+POOL: dict[str, Any] = {"pool_size": 3, "max_overflow": 5}  # a few callbacks at a time; each connection has a cache
 _EMPTY_HINTS = ("no such table", "unable to open database file", "does not exist")
 
 
@@ -25,8 +26,8 @@ def readonly_engine(url: str) -> sa.Engine:
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = Path(parsed.database or "").resolve()
-        return sa.create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
-    return sa.create_engine(url, pool_pre_ping=True, execution_options={"postgresql_readonly": True})
+        return sa.create_engine(f"sqlite:///file:{path}?mode=ro&uri=true", **POOL)
+    return sa.create_engine(url, pool_pre_ping=True, execution_options={"postgresql_readonly": True}, **POOL)
 
 
 class WarehouseError(Exception):

@@ -188,7 +188,8 @@ def threshold_view(svc: Services, threshold: float | None) -> Node:
         return notice("No whole-home meter in the home config: the threshold needs one.", "info")
     since = svc.clock() - 7 * 86400
     try:
-        episodes = threshold_episodes(queries.power_minutes(svc.reader, svc.home_id, meter, since), threshold)
+        minutes = queries.power_minutes(svc.reader, svc.home_id, meter, since, above=threshold)
+        episodes = threshold_episodes(minutes, threshold)
         alerts = queries.current_alerts(queries.alerts_since(svc.reader, svc.home_id, since))
     except WarehouseError as exc:
         return problem(exc)

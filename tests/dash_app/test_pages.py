@@ -289,3 +289,18 @@ def test_outbox_depth_from_the_gateway_metrics() -> None:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def test_an_unchanged_banner_is_not_redrawn(writable_db: Path, sample_now: float) -> None:
+    from plotly.utils import PlotlyJSONEncoder
+
+    from dash_app.app import _same
+
+    url = f"sqlite:///{writable_db}"
+    raise_alert(url, "demo", "intrusion-2", AlertState.RAISED, sample_now - 5)
+    svc = services(url, sample_now)
+    items, _ = banner(svc, {})
+    as_in_browser = json.loads(json.dumps(items, cls=PlotlyJSONEncoder))  # what the page sends back as State
+    assert _same([i.to_plotly_json() for i in items], as_in_browser)
+    assert not _same([i.to_plotly_json() for i in banner(svc, {"intrusion-2": 1.0})[0]], as_in_browser)
+    svc.reader.close()
