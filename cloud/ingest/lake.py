@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -25,7 +26,8 @@ assert tuple(LAKE_SCHEMA.names) == ROW_COLUMNS
 
 
 class LakeWriter:
-    """Buffers committed rows and writes one Parquet file per partition every `flush_s` or `max_rows`.
+    """Buffers committed rows; a background thread writes one Parquet file per partition every `flush_s` or when
+    `max_rows` wait, so converting and compressing never holds up the ingest loop.
 
     The lake is at-least-once and raw: a redelivered message may appear twice (readers dedup on the key), and a
     crash loses the unflushed buffer from the lake only (the warehouse has it; acks never wait for the lake).
@@ -37,21 +39,37 @@ class LakeWriter:
         self.max_rows = max_rows
         self.files = 0
         self._rows: list[tuple[Any, ...]] = []
-        self._since = time.monotonic()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="lake", daemon=True)
+        self._thread.start()
 
     def add(self, rows: list[tuple[Any, ...]]) -> None:
-        """Buffer rows (ROW_COLUMNS order) and flush when the buffer is big or old enough."""
-        self._rows.extend(rows)
-        self.maybe_flush()
+        """Buffer rows (ROW_COLUMNS order); wake the writer when enough wait."""
+        with self._lock:
+            self._rows.extend(rows)
+            full = len(self._rows) >= self.max_rows
+        if full:
+            self._wake.set()
 
-    def maybe_flush(self) -> None:
-        """Flush when `max_rows` are buffered or `flush_s` has passed since the last flush."""
-        if len(self._rows) >= self.max_rows or (self._rows and time.monotonic() - self._since >= self.flush_s):
+    def close(self) -> None:
+        """Write what is buffered and stop the writer thread."""
+        self._closed = True
+        self._wake.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.flush_s)
+            self._wake.clear()
             self.flush()
+        self.flush()
 
     def flush(self) -> None:
         """Write the buffer now, one file per (date, home)."""
-        rows, self._rows, self._since = self._rows, [], time.monotonic()
+        with self._lock:
+            rows, self._rows = self._rows, []
         if not rows:
             return
         columns = list(zip(*rows, strict=True))

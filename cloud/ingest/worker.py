@@ -91,10 +91,9 @@ class IngestWorker:
         try:
             while not self.stop.is_set():
                 self._step(timeout=0.2)
-                self.lake.maybe_flush()
             self._drain()
         finally:
-            self.lake.flush()
+            self.lake.close()
             self._connected = False  # a disconnect we asked for is not a connection loss
             self.client.disconnect()
             self.client.loop_stop()
