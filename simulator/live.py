@@ -189,7 +189,15 @@ def build(settings: Settings, *, interval: float, speed: float, homes: int, seed
 def run_live(settings: Settings, *, interval: float = 5.0, speed: float = 1.0, homes: int = 1,
              ledger: Path | None = None, faults: Faults | None = None, stop: threading.Event,
              seed: int | None = None, intruder: bool = False, stats: LiveStats | None = None) -> LiveStats:
-    """Run the live simulator until `stop` is set; returns (and fills `stats` with) what it did."""
+    """Run the live simulator until `stop` is set; returns (and fills `stats` with) what it did.
+
+    Every device of `homes` copies of the home is its own MQTT client (client id = device id, or `{home}-{device}`
+    with several homes), driven from this thread. `speed` > 1 runs the model's clock faster (energy counters follow
+    it); `ts` on the wire stays the wall clock, so the gateway's skew check keeps passing. Overdue messages are
+    resent only once a watermark for the current boot has arrived: without a gateway nobody could store them, and
+    the outbox is resent on every reconnect anyway. Raises SimulatorError when the broker is unreachable at start
+    and ConfigError for bad options.
+    """
     stats = stats if stats is not None else LiveStats()
     loop = Loop(stats)
     stream = ledger.open("a", encoding="utf-8") if ledger is not None else None
@@ -203,7 +211,7 @@ def run_live(settings: Settings, *, interval: float = 5.0, speed: float = 1.0, h
             gc.freeze()
             logger.info("simulator live homes=%d devices=%d broker=%s interval=%s speed=%s", len(homes_),
                         loop.total, settings.edge_url, interval, speed)
-            _run(homes_, loop, stats, tick=min(interval, 1.0), speed=speed, stop=stop, stream=stream)
+            Runner(homes_, loop, tick=min(interval, 1.0), speed=speed, stream=stream).run(stop)
         finally:
             loop.stopping = True
             for home in homes_:
@@ -226,42 +234,60 @@ def _connect_all(homes: list[LiveHome], settings: Settings) -> None:
                 raise SimulatorError(f"edge broker {settings.edge_url} is not reachable (is it running?)")
 
 
-def _run(homes: list[LiveHome], loop: Loop, stats: LiveStats, *, tick: float, speed: float, stop: threading.Event,
-         stream: IO[str] | None) -> None:
-    """The loop: socket events, home ticks spread evenly over each tick, once a second the devices' chores."""
-    start, sim_start = time.monotonic(), time.time()
-    queue = [(start + tick * n / len(homes), n) for n in range(len(homes))]
-    heapq.heapify(queue)
-    chores = start + 1.0
-    owner = {dev: home for home in homes for dev in home.devices}
-    while not stop.is_set():
-        now = time.monotonic()
-        for dev in loop.poll(max(0.0, min(queue[0][0], chores) - now)):
-            owner[dev].tick(time.monotonic(), sim_start + (now - start) * speed, time.time(), only=dev)
-            loop.flush(dev)
-        now = time.monotonic()
-        while queue[0][0] <= now:
-            at, n = heapq.heappop(queue)
-            home = homes[n]
+class Runner:
+    """The loop itself: socket events, home ticks spread evenly over each tick, once a second the devices' chores."""
+
+    def __init__(self, homes: list[LiveHome], loop: Loop, *, tick: float, speed: float,
+                 stream: IO[str] | None) -> None:
+        self.homes, self.loop, self.stats = homes, loop, loop.stats
+        self.tick, self.speed, self.stream = tick, speed, stream
+        self.start, self.sim_start = time.monotonic(), time.time()
+        self.queue = [(self.start + tick * n / len(homes), n) for n in range(len(homes))]
+        heapq.heapify(self.queue)
+        self.chores_at = self.start + 1.0
+        self.owner = {dev: home for home in homes for dev in home.devices}
+
+    def sim(self, now: float) -> float:
+        """Simulated time at monotonic time `now` (it runs `speed` times faster than real time)."""
+        return self.sim_start + (now - self.start) * self.speed
+
+    def run(self, stop: threading.Event) -> None:
+        """Loop until `stop` is set."""
+        while not stop.is_set():
+            now = time.monotonic()
+            for dev in self.loop.poll(max(0.0, min(self.queue[0][0], self.chores_at) - now)):
+                self.owner[dev].tick(time.monotonic(), self.sim(now), time.time(), only=dev)  # answer a command
+                self.loop.flush(dev)
+            now = time.monotonic()
+            self._ticks(now)
+            if now >= self.chores_at:
+                self.chores_at = max(self.chores_at + 1.0, now + 0.5)
+                self._chores(now)
+
+    def _ticks(self, now: float) -> None:
+        """Tick every home whose turn has come; a turn that starts late or never ran counts as late."""
+        while self.queue[0][0] <= now:
+            at, n = heapq.heappop(self.queue)
+            home = self.homes[n]
             # Heartbeats are judged on the schedule, so a tick that starts a little late does not skip one.
-            home.tick(at, sim_start + (now - start) * speed, time.time())
+            home.tick(at, self.sim(now), time.time())
             for dev in home.devices:
-                loop.flush(dev)
-            missed = max(0, int((now - at) / tick))  # ticks that never ran count as late too
-            stats.ticks += len(home.devices) * (1 + missed)
-            stats.late_ticks += len(home.devices) * (missed + (now - at > LATE * tick))
-            heapq.heappush(queue, (at + tick * (1 + missed), n))
-        if now >= chores:
-            chores = max(chores + 1.0, now + 0.5)
-            kept = dropped = 0
-            for home in homes:
-                for dev in home.devices:
-                    dev.service(now)
-                    loop.flush(dev)
-                    kept, dropped = kept + len(dev.outbox), dropped + dev.outbox.dropped
-            stats.kept, stats.dropped = kept, dropped
-            if stream is not None:
-                stream.flush()
+                self.loop.flush(dev)
+            missed = max(0, int((now - at) / self.tick))
+            self.stats.ticks += len(home.devices) * (1 + missed)
+            self.stats.late_ticks += len(home.devices) * (missed + (now - at > LATE * self.tick))
+            heapq.heappush(self.queue, (at + self.tick * (1 + missed), n))
+
+    def _chores(self, now: float) -> None:
+        """Keepalives, reconnects, overdue resends; outbox gauges; the ledger flushed."""
+        kept = dropped = 0
+        for dev in self.owner:
+            dev.service(now)
+            self.loop.flush(dev)
+            kept, dropped = kept + len(dev.outbox), dropped + dev.outbox.dropped
+        self.stats.kept, self.stats.dropped = kept, dropped
+        if self.stream is not None:
+            self.stream.flush()
 
 
 def _drain(loop: Loop, timeout: float) -> None:
