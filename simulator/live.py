@@ -8,6 +8,7 @@ import logging
 import random
 import selectors
 import socket
+import ssl
 import threading
 import time
 from pathlib import Path
@@ -145,6 +146,10 @@ class Loop:
             dev: LiveDevice = key.data
             if mask & selectors.EVENT_READ:
                 dev.client.loop_read()
+                sock = self.socks.get(dev)
+                # TLS: records already decrypted into the SSL object's buffer raise no socket event of their own.
+                while isinstance(sock, ssl.SSLSocket) and sock.pending() and dev in self.socks:
+                    dev.client.loop_read()
             if mask & selectors.EVENT_WRITE and dev in self.socks:
                 dev.client.loop_write()
             self.flush(dev)

@@ -251,3 +251,21 @@ def test_only_plugs_and_lights_obey(home_id: str) -> None:
     settings = settings_for("mqtt://127.0.0.1:1", home_id)
     switchable = {d.id for d in settings.home.devices if d.type in (DeviceType.PLUG, DeviceType.LIGHT)}
     assert switchable == {d.id for d in settings.home.devices if d.switchable}
+
+
+def test_devices_speak_tls_when_the_url_says_mqtts(make_broker: Callable[..., Mosquitto], home_id: str,
+                                                   tmp_path: Path) -> None:
+    from iotpipe.certs import ca_paths, issue_server, make_ca
+
+    make_ca(tmp_path)
+    server_cert = issue_server(tmp_path, ["127.0.0.1"])
+    tls_port = free_port()
+    server = make_broker(extra=f"listener {tls_port} 127.0.0.1\ncertfile {server_cert.cert}\n"
+                               f"keyfile {server_cert.key}\n")
+    sub = Subscriber(server.port, f"iot/{home_id}/#")
+    url = f"mqtts://127.0.0.1:{tls_port}?ca={ca_paths(tmp_path).cert}"
+    with simulator(settings_for(url, home_id), interval=1.0) as stats:
+        wait_for(lambda: len(devices_with(sub, "/telemetry")) == DEVICES, what="telemetry over TLS")
+        publish.single(f"iot/{home_id}/plug-tv/set", b'{"switch": false}', qos=1, port=server.port)
+        wait_for(lambda: stats.commands == 1, what="a command read over TLS")
+    sub.close()
