@@ -108,6 +108,7 @@ def _same(rendered: list[dict[str, Any]], shown: Any) -> bool:
     """True when the banner on the page already says the same (so a click on it is never lost to a redraw)."""
 
     def norm(value: Any) -> str:
+        """Canonical JSON of a component tree."""
         return json.dumps(value or [], cls=PlotlyJSONEncoder, sort_keys=True)
 
     return norm(rendered) == norm(shown)

@@ -18,6 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 
 logger = logging.getLogger(__name__)
+MAX_KEYS = 10_000
 LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 PUBLIC_PATHS = frozenset({"/login", "/assets/bootstrap.min.css", "/assets/dashboard.css", "/favicon.ico"})
 HASH_METHOD = "pbkdf2:sha256"  # not werkzeug's default scrypt: that takes 32 MiB per check on a small machine
@@ -70,6 +71,10 @@ class Throttle:
 
     def failed(self, *keys: str) -> None:
         """Record one failure for each key; past the limit, lock it for lockout_s * 2**(extra failures)."""
+        if len(self.failures) > MAX_KEYS:  # made-up user names must not grow this without bound
+            now = self.clock()
+            self.failures = {k: n for k, n in self.failures.items() if self.until.get(k, 0.0) > now}
+            self.until = {k: t for k, t in self.until.items() if t > now}
         for key in keys:
             count = self.failures[key] = self.failures.get(key, 0) + 1
             if count >= self.limit:

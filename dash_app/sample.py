@@ -119,8 +119,8 @@ def _insert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> int:
     return len(records)
 
 
-def raw_readings(home: HomeConfig, now: float, seconds: float) -> pd.DataFrame:
-    """Raw rows as ingest stores them: every device every 5 s over the last `seconds`."""
+def raw_readings(home: HomeConfig, now: float, seconds: float, boot: str = "a1b2c3") -> pd.DataFrame:
+    """Raw rows as ingest stores them: every device every 5 s over the last `seconds`, from one boot."""
     t = np.arange(now - seconds, now, RAW_STEP_S)
     frames = []
     for device in home.devices:
@@ -128,7 +128,7 @@ def raw_readings(home: HomeConfig, now: float, seconds: float) -> pd.DataFrame:
         times = t + jitter
         for idx, kind in enumerate(device.kinds):
             frames.append(pd.DataFrame({
-                "home": home.home.id, "device": device.id, "boot": "a1b2c3", "seq": np.arange(len(times)), "idx": idx,
+                "home": home.home.id, "device": device.id, "boot": boot, "seq": np.arange(len(times)), "idx": idx,
                 "ts": times, "received_at": times + 0.05, "kind": kind.value,
                 "value": series(home, device, kind.value, times), "room": device.room, "appliance": device.appliance,
                 "t": times, "ingested_at": times + 0.2,
@@ -190,6 +190,13 @@ def security_log(home: HomeConfig, now: float, days: int) -> pd.DataFrame:
                          "day": dt.date.fromtimestamp(float(ti)), "room": device.room, "value": bool(i % 2 == 0),
                          "mode": mode, "gateway_online": bool(i % 97)})
     return pd.DataFrame(rows)
+
+
+def top_up(engine: sa.Engine, home: HomeConfig, now: float, seconds: float = 900.0) -> int:
+    """Add the last `seconds` of raw readings up to `now` (as if the devices had rebooted): keeps live views live."""
+    frame = raw_readings(home, now, seconds, boot=f"{int(now * 1000) % 16**12:012x}")
+    with engine.begin() as conn:
+        return _insert(conn, s.readings, frame)
 
 
 def fill(engine: sa.Engine, home: HomeConfig, now: float, *, days: int = 30, minute_days: float = 30,

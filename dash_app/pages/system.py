@@ -79,6 +79,7 @@ def throughput_view(svc: Services) -> Node:
                          dbc.Row(dbc.Col(stat("Gateway outbox", depth, depth_note), md=3))])
 
     def ms(v: float) -> str:
+        """Milliseconds for a card, "—" when unknown."""
         return "—" if math.isnan(v) else f"{v:,.0f} ms"
 
     cards = [stat("Messages/s", f"{figures_now['messages_s']:.1f}", "last minute"),

@@ -170,3 +170,13 @@ def test_the_example_section_documents_every_key_with_its_default() -> None:
     documented = set(settings.home.dashboard)
     assert documented == set(DashboardConfig.__struct_fields__) - {"users", "secret"}
     assert dashboard_config(settings, env={}) == DashboardConfig()
+
+
+def test_throttle_memory_is_bounded() -> None:
+    now = [0.0]
+    throttle = Throttle(limit=2, lockout_s=10.0, clock=lambda: now[0])
+    throttle.failed("locked")
+    throttle.failed("locked")
+    for i in range(10_050):
+        throttle.failed(f"user:{i}")
+    assert len(throttle.failures) < 200 and throttle.wait("locked") > 0

@@ -304,3 +304,14 @@ def test_an_unchanged_banner_is_not_redrawn(writable_db: Path, sample_now: float
     assert _same([i.to_plotly_json() for i in items], as_in_browser)
     assert not _same([i.to_plotly_json() for i in banner(svc, {"intrusion-2": 1.0})[0]], as_in_browser)
     svc.reader.close()
+
+
+def test_the_live_queries_use_their_indexes(sample_db: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{sample_db}")
+    with engine.connect() as conn:
+        def plan(stmt: sa.Select) -> str:  # type: ignore[type-arg]
+            sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+            return " ".join(str(row) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+
+        assert "ix_readings_ingested_at" in plan(queries.ingest_select("demo", 1.0))
+    engine.dispose()
