@@ -35,6 +35,7 @@ from protocol.settings import REPO_ROOT
 
 NODE_RED_DIR = REPO_ROOT / "var" / "bench" / "node-red"
 TICKS = os.sysconf("SC_CLK_TCK")
+WINDOW = 20_000  # publishes a load generator keeps open at once
 SYS_EXTRA = "sys_interval 1\n"  # $SYS/broker/publish/messages/dropped once a second, to count broker drops
 
 
@@ -122,8 +123,12 @@ def publish(port: int, home: str, devices: int, count: int, result: Any, go: Any
     result.put("ready")
     go.wait()
     started = time.perf_counter()
-    infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
-    for info in infos:
+    infos = []
+    for index, (topic, payload) in enumerate(messages):
+        if index >= WINDOW:  # paho refuses (ERR_QUEUE_SIZE) a mid still in use: stay well below 65,535 open
+            infos[index - WINDOW].wait_for_publish(120)
+        infos.append(client.publish(topic, payload, qos=1))
+    for info in infos[-WINDOW:]:
         info.wait_for_publish(120)
     result.put(time.perf_counter() - started)
     client.disconnect()
