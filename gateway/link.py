@@ -51,6 +51,7 @@ class Link:
         keepalive: int,
         clean_start: bool = True,
         session_expiry: int = 0,
+        receive_maximum: int | None = None,
         manual_ack: bool = False,
         on_up: Callable[[int], None] | None = None,
     ) -> None:
@@ -73,6 +74,9 @@ class Link:
         self.client.on_connect_fail = self._on_connect_fail
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = session_expiry
+        if receive_maximum:
+            # MQTT 5 flow control: the broker sends no more than this many unacknowledged messages.
+            properties.ReceiveMaximum = receive_maximum
         self.client.connect_async(
             url.host, url.port, keepalive=keepalive, clean_start=clean_start, properties=properties
         )

@@ -17,7 +17,6 @@ import paho.mqtt.client as mqtt
 import sdnotify
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from gateway.events import EventKind
 from gateway.forward import Forwarder
 from gateway.link import Backoff, Link
 from gateway.metrics import GatewayMetrics, HttpServer
@@ -56,7 +55,7 @@ class EdgeIntake:
         self.clock = clock
         self.inbox = inbox
         self.open = True
-        self.on_reconnect: list[Any] = []
+        self.on_reconnect: list[Callable[[], None]] = []
         self.link = Link(
             "edge",
             settings.edge_url,
@@ -65,6 +64,7 @@ class EdgeIntake:
             keepalive=config.keepalive_s,
             clean_start=False,
             session_expiry=config.session_expiry_s,
+            receive_maximum=config.receive_maximum,
             manual_ack=True,
             on_up=self._subscribe,
         )
@@ -270,6 +270,3 @@ def run(
                 notifier.notify("WATCHDOG=1")
         notifier.notify("STOPPING=1")
         logger.info("gateway stopping: draining")
-
-
-__all__ = ["EventKind", "Gateway", "run"]

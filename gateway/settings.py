@@ -21,6 +21,9 @@ class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     batch_wait_ms: Annotated[float, msgspec.Meta(ge=0, le=1000)] = 2.0  # how long a commit waits to fill up
     outbox_max_rows: Annotated[int, msgspec.Meta(ge=10, le=100_000_000)] = 2_000_000
     uplink_batch: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 200  # 1: one message per reading, no batch topic
+    # Unacknowledged messages the edge broker may send us (MQTT 5 Receive Maximum): bounds memory when a
+    # backlog arrives at once; two batches' worth keeps the writer busy while a commit is in flight.
+    receive_maximum: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 2000
     max_inflight: Annotated[int, msgspec.Meta(ge=1, le=60_000)] = 64  # uplink messages awaiting PUBACK
     gap_timeout_s: Seconds = 60.0
     watermark_interval_s: Seconds = 1.0

@@ -249,7 +249,14 @@ class Writer:
             self.metrics.status_changes.inc(batch.statuses)
 
     def publish_watermarks(self) -> None:
-        """Publish the watermarks that are due: retained, so a device reconnecting learns where it stands."""
+        """Publish the watermarks that are due, retained.
+
+        Retained because of reconnects: a device that comes back (after a Wi-Fi drop, or a gateway restart
+        that happened while it was away) gets its watermark the moment it subscribes, frees what is already
+        stored and resends only the rest, instead of resending everything until the next reading moves the
+        mark. It carries the boot, so a rebooted device ignores its previous life's mark, and a stale one
+        only ever understates what is stored (after a broker crash loses it, every mark is sent again).
+        """
         if self.resend_watermarks:
             self.resend_watermarks = False
             self.schedule.resend_all()
