@@ -11,6 +11,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -30,6 +31,7 @@ from simulator.signals import Bools
 logger = logging.getLogger(__name__)
 CHUNK = 300  # ticks of model evaluated in one vectorised call
 LATE = 0.25  # a tick is late when it starts more than this share of a tick after its time
+BURST = 50  # socket events handled between two looks at the tick schedule
 INTRUDER_AFTER = 10.0  # s of simulated time after the start when an injected intruder comes in
 
 
@@ -139,24 +141,31 @@ class Loop:
             self.selector.modify(sock, events, dev)
             (self.writing.add if wants else self.writing.discard)(dev)
 
-    def poll(self, timeout: float) -> list[LiveDevice]:
-        """Handle socket events for up to `timeout` s; returns devices that received a command."""
+    def poll(self, timeout: float, between: Callable[[], None] = lambda: None) -> list[LiveDevice]:
+        """Handle socket events for up to `timeout` s, calling `between` every few events (a burst of watermarks
+        must not hold up due ticks); returns devices that received a command."""
         answered = []
-        for key, mask in self.selector.select(timeout):
+        for count, (key, mask) in enumerate(self.selector.select(timeout), 1):
             dev: LiveDevice = key.data
-            if mask & selectors.EVENT_READ:
-                dev.client.loop_read()
-                sock = self.socks.get(dev)
-                # TLS: records already decrypted into the SSL object's buffer raise no socket event of their own.
-                while isinstance(sock, ssl.SSLSocket) and sock.pending() and dev in self.socks:
-                    dev.client.loop_read()
-            if mask & selectors.EVENT_WRITE and dev in self.socks:
-                dev.client.loop_write()
-            self.flush(dev)
+            self._handle(dev, mask)
             if dev.answer_pending:
                 dev.answer_pending = False
                 answered.append(dev)
+            if count % BURST == 0:
+                between()
         return answered
+
+    def _handle(self, dev: LiveDevice, mask: int) -> None:
+        """Let paho read and write what the socket is ready for."""
+        if mask & selectors.EVENT_READ:
+            dev.client.loop_read()
+            sock = self.socks.get(dev)
+            # TLS: records already decrypted into the SSL object's buffer raise no socket event of their own.
+            while isinstance(sock, ssl.SSLSocket) and sock.pending() and dev in self.socks:
+                dev.client.loop_read()
+        if mask & selectors.EVENT_WRITE and dev in self.socks:
+            dev.client.loop_write()
+        self.flush(dev)
 
 
 def _home_ids(base: str, homes: int) -> list[str]:
@@ -260,7 +269,8 @@ class Runner:
         """Loop until `stop` is set."""
         while not stop.is_set():
             now = time.monotonic()
-            for dev in self.loop.poll(max(0.0, min(self.queue[0][0], self.chores_at) - now)):
+            timeout = max(0.0, min(self.queue[0][0], self.chores_at) - now)
+            for dev in self.loop.poll(timeout, lambda: self._ticks(time.monotonic())):
                 self.owner[dev].tick(time.monotonic(), self.sim(now), time.time(), only=dev)  # answer a command
                 self.loop.flush(dev)
             now = time.monotonic()
