@@ -123,7 +123,7 @@ def publish(port: int, home: str, devices: int, count: int, result: Any, go: Any
     result.put("ready")
     go.wait()
     started = time.perf_counter()
-    infos = []
+    infos: list[mqtt.MQTTMessageInfo] = []
     for index, (topic, payload) in enumerate(messages):
         if index >= WINDOW:  # paho refuses (ERR_QUEUE_SIZE) a mid still in use: stay well below 65,535 open
             infos[index - WINDOW].wait_for_publish(120)
@@ -246,14 +246,14 @@ def start_gateway(tmp: Path, edge: Mosquitto, cloud: Mosquitto, home: str, devic
         "IOTPIPE_VAR": str(tmp / "var"),
         "PYTHONPATH": str(REPO_ROOT),
     }
-    log = (tmp / "gateway.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "--config", str(config), "--log-level", "WARNING"],
-        env=env,
-        stdout=log,
-        stderr=log,
-        cwd=REPO_ROOT,
-    )
+    with (tmp / "gateway.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "--config", str(config), "--log-level", "WARNING"],
+            env=env,
+            stdout=log,
+            stderr=log,
+            cwd=REPO_ROOT,
+        )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -378,32 +378,20 @@ def start_node_red(script: Path, tmp: Path, edge: Mosquitto, cloud: Mosquitto, h
     user.mkdir()
     flows = user / "flows.json"
     flows.write_text(json.dumps(node_red_flow(home, edge, cloud)))
-    log = (tmp / "node-red.log").open("ab")
-    proc = subprocess.Popen(
-        [
-            "node",
-            str(script),
-            "--userDir",
-            str(user),
-            "--port",
-            str(free_port()),
-            "-D",
-            "logging.console.level=warn",
-            str(flows),
-        ],
-        env={**os.environ, "BENCH_HOME": home},
-        stdout=log,
-        stderr=log,
-    )
+    command = ["node", str(script), "--userDir", str(user), "--port", str(free_port())]
+    command += ["-D", "logging.console.level=warn", str(flows)]
+    with (tmp / "node-red.log").open("ab") as log:
+        proc = subprocess.Popen(command, env={**os.environ, "BENCH_HOME": home}, stdout=log, stderr=log)
     counter = CloudCounter(cloud, home)
     probe = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     probe.connect(edge.host, edge.port)
     probe.loop_start()
     deadline = time.monotonic() + 60
-    body = {"v": 1, "device": "probe", "boot": "0000", "seq": 0, "readings": []}
+    seq = 0
     while not counter.seen and time.monotonic() < deadline:
+        body = {"v": 1, "device": "probe", "boot": "0000", "seq": seq, "readings": []}
         probe.publish(f"iot/{home}/probe/telemetry", json.dumps(body), qos=1)
-        body["seq"] += 1
+        seq += 1
         time.sleep(0.5)
     probe.disconnect()
     probe.loop_stop()

@@ -40,7 +40,7 @@ class TestDevice:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{home}-{device}", protocol=mqtt.MQTTv5)
         self.client.max_inflight_messages_set(0)
         self.client.max_queued_messages_set(0)
-        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.reconnect_delay_set(0.1, 0.5)  # type: ignore[arg-type]  # paho sleeps float seconds
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.subscribed = threading.Event()
@@ -62,7 +62,7 @@ class TestDevice:
             self.resend()
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        mark = decode_watermark(message.payload)
+        mark = decode_watermark(bytes(message.payload))
         if mark.boot != self.boot:
             return
         with self._lock:
@@ -117,11 +117,11 @@ class CloudSubscriber:
         self._lock = threading.Lock()
         self.subscribed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"cloud-{home}"[:60], protocol=mqtt.MQTTv5)
-        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.reconnect_delay_set(0.1, 0.5)  # type: ignore[arg-type]  # paho sleeps float seconds
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_: self.subscribed.set()
-        properties = Properties(PacketTypes.CONNECT)
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = 3600
         self.client.connect_async(host, port, clean_start=False, properties=properties)
         self.client.loop_start()
@@ -133,14 +133,14 @@ class CloudSubscriber:
             client.subscribe(f"up/{self.home}/#", qos=1)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        topic = message.topic
+        topic, payload = message.topic, bytes(message.payload)
         with self._lock:
             if topic.endswith("/batch"):
-                self.uplinks.extend(decode_uplink_batch(message.payload))
+                self.uplinks.extend(decode_uplink_batch(payload))
             elif topic.endswith("/telemetry"):
-                self.uplinks.append(decode_uplink(message.payload))
+                self.uplinks.append(decode_uplink(payload))
             else:
-                self.other.append((topic, message.payload))
+                self.other.append((topic, payload))
 
     def received(self) -> list[tuple[str, str, int]]:
         """Identity keys of every uplink received, repeats included, in arrival order."""
