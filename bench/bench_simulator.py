@@ -8,6 +8,7 @@ and publishes each device's watermark once a second, so outboxes stay small as t
 fill instead would measure resend backoff, not steady state). Broker, acker and simulator share the 2 cores, so the
 figure is conservative. Homes of the example (27 devices each) are added until the step's device count is reached.
 A device tick is late when its home's turn starts more than 25 % of a tick after its time; missed ticks count late.
+Steps go on until two in a row fail; "sustained" is the largest step with < 1 % late ticks.
 The machine's own stalls are shown beside it: the worst oversleep of an idle process sleeping 20 ms at a time, and
 the load average (other work on a shared 2-core machine delays the loop too). Prints, never asserts.
 """
@@ -158,15 +159,16 @@ def bench_live(steps: list[int], seconds: float) -> None:
         print(f"live, 1 s interval, broker {broker.url}, acks from a stand-in gateway process")
         print(f"{'devices':>8} {'late %':>8} {'msg/s':>8} {'sim CPU %':>10} {'max kept':>9} {'loadavg':>8} "
               f"{'idle stall ms':>14}")
-        best = 0
+        best, failed = 0, 0
         for target in steps:
             devices, late, rate, load, backlog, stall = live_step(settings, target, seconds)
             loadavg = os.getloadavg()[0]  # other work on the machine delays the loop too: shown, not subtracted
             print(f"{devices:>8} {late:>8.2f} {rate:>8.0f} {load:>10.0f} {backlog:>9} {loadavg:>8.1f} {stall:>14.0f}",
                   flush=True)
-            if late >= 1.0:
+            failed = failed + 1 if late >= 1.0 else 0
+            if failed == 2:  # one failed step may be the machine's stall; two in a row is the limit
                 break
-            best = devices
+            best = devices if late < 1.0 else best
         stop.set()
         ack.join(10)
         print(f"sustained: {best} devices in one process at a 1 s interval with < 1 % late ticks")
