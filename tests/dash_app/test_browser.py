@@ -22,6 +22,7 @@ from dash_app.browser import (
     DashServer,
     by_pattern,
     chromium,
+    drawn,
     home_config,
     page_text,
     pattern_text,
@@ -67,8 +68,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
 @pytest.mark.parametrize("path", PAGES)
 def test_every_page_renders_with_data(server: DashServer, browser: webdriver.Chrome, path: str) -> None:
     browser.get(server.url + path)
-    wait_for(lambda: all(word in page_text(browser) for word in PAGES[path]), timeout=20,
-             what=f"{path} to show {PAGES[path]}")
+    wait_for(lambda: all(word in page_text(browser) for word in PAGES[path]) and drawn(browser), timeout=20,
+             what=f"{path} to show {PAGES[path]} and draw its graphs")
     assert "Traceback" not in browser.page_source and "reconnecting" not in page_text(browser).lower()
 
 
