@@ -52,6 +52,7 @@ class Commander:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_connect_fail = self._on_connect_fail
         self.url = url
 
     def start(self) -> None:
@@ -90,6 +91,12 @@ class Commander:
             if self.connected:
                 logger.warning("edge broker connection lost: %s", reason)
             self.connected, self._lost = False, True
+
+    def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
+        with self._lock:
+            if not self._lost:
+                logger.warning("edge broker %s not reachable; commands are off until it is", self.url)
+            self._lost = True
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         try:

@@ -106,3 +106,12 @@ def test_sending_while_disconnected_says_so(broker: Mosquitto) -> None:
     offline = Commander(BrokerURL.parse("mqtt://127.0.0.1:9"), "h1")
     with pytest.raises(CommandError, match="not connected"):
         offline.send(switch_message("h1", "plug-tv", True))
+
+
+def test_an_unreachable_broker_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("WARNING", logger="dash_app.commands")
+    offline = Commander(BrokerURL.parse("mqtt://127.0.0.1:9"), "h1")
+    offline.start()
+    wait_for(lambda: any("not reachable" in r.getMessage() for r in caplog.records), what="the warning")
+    offline.stop()
+    assert not offline.connected
