@@ -1,0 +1,92 @@
+"""The report's charts: pure functions from DataFrames to PNG bytes (matplotlib's Agg canvas, no pyplot state)."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from cloud.report.data import COMFORT_C
+
+SIZE = (7.2, 2.8)  # inches; the PDF places them 180 mm wide
+DPI = 150
+ACCENT = "#2f6db5"
+WARN = "#c0392b"
+MUTED = "#9aa5b1"
+
+
+def _png(fig: Figure) -> bytes:
+    """Render a figure to PNG bytes."""
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def _axes(title: str, size: tuple[float, float] = SIZE) -> tuple[Figure, Axes]:
+    """A figure with one styled axes."""
+    fig = Figure(figsize=size)
+    ax: Axes = fig.subplots()
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.tick_params(labelsize=8)
+    return fig, ax
+
+
+def appliances(table: pd.DataFrame, top: int = 10) -> bytes:
+    """kWh per appliance, largest at the top; hogs in red."""
+    rows = table.head(top).iloc[::-1]
+    fig, ax = _axes("Energy per appliance (kWh)", (7.2, 0.35 * len(rows) + 1.0))
+    colors = [WARN if hog else (MUTED if name == "untracked" else ACCENT)
+              for name, hog in zip(rows["appliance"], rows["hog_days"] > 0, strict=True)]
+    ax.barh(rows["appliance"].astype(str), rows["kwh"], color=colors)
+    for y, (kwh, share) in enumerate(zip(rows["kwh"], rows["share"], strict=True)):
+        ax.text(kwh, y, f" {kwh:.2f} ({share:.0%})", va="center", fontsize=7)
+    ax.margins(x=0.2)
+    return _png(fig)
+
+
+def daily(days: pd.DataFrame) -> bytes:
+    """Home consumption per day."""
+    fig, ax = _axes("Home consumption per day (kWh)")
+    labels = [f"{pd.Timestamp(d):%a %d %b}" for d in days["day"]]
+    ax.bar(labels, days["kwh"], color=ACCENT)
+    ax.tick_params(axis="x", labelrotation=45 if len(labels) > 7 else 0)
+    return _png(fig)
+
+
+def hourly(hours: pd.DataFrame, peak_hour: int) -> bytes:
+    """Mean home power per hour of the day, the peak hour marked."""
+    fig, ax = _axes("Mean home power by hour of day (W, local time)")
+    colors = [WARN if h == peak_hour else ACCENT for h in hours["hour"]]
+    ax.bar(hours["hour"], hours["watts"], color=colors)
+    ax.set_xticks(range(0, 24, 2))
+    ax.set_xlabel("hour", fontsize=8)
+    return _png(fig)
+
+
+def security(events: pd.DataFrame) -> bytes:
+    """Security events per room, stacked by kind."""
+    table = events.assign(room=events["room"].fillna("?")).pivot_table(
+        index="room", columns="kind", values="t", aggfunc="count", fill_value=0)
+    fig, ax = _axes("Security events per room and kind", (7.2, 0.35 * len(table) + 1.2))
+    left = pd.Series(0, index=table.index)
+    palette = [ACCENT, WARN, "#e6a23c", "#27ae60", MUTED]
+    for i, kind in enumerate(table.columns):
+        ax.barh(table.index, table[kind], left=left, label=kind, color=palette[i % 5])
+        left = left + table[kind]
+    ax.legend(fontsize=7, frameon=False)
+    return _png(fig)
+
+
+def climate(rooms: pd.DataFrame) -> bytes:
+    """Temperature range per room (min to max, mean marked) against the comfort band."""
+    fig, ax = _axes("Temperature per room (°C): range and mean; shaded: comfort band")
+    x = range(len(rooms))
+    ax.axhspan(*COMFORT_C, color="#27ae60", alpha=0.12)
+    ax.vlines(x, rooms["t_min"], rooms["t_max"], color=ACCENT, linewidth=6)
+    ax.scatter(x, rooms["t_mean"], color="white", edgecolor="black", zorder=3, s=18)
+    ax.set_xticks(list(x), rooms["room"].astype(str))
+    return _png(fig)
