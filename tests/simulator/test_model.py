@@ -15,6 +15,7 @@ from simulator.appliances import profile_of
 from simulator.model import HomeModel, role_of
 from simulator.readings import Values, complete, initial_counters
 from simulator.schedule import gather, plan_day
+from simulator.signals import covered
 
 CONFIG: HomeConfig = load_home_config(EXAMPLE_CONFIG)
 TZ = zoneinfo.ZoneInfo(CONFIG.home.timezone)
@@ -39,8 +40,7 @@ def november() -> tuple[np.ndarray, dict[str, Values]]:
 
 def away_mask(t: np.ndarray, seed: int = 42) -> np.ndarray:
     model = HomeModel(CONFIG, seed)
-    starts, ends = gather(model.plans(float(t[0]), float(t[-1])), "away")
-    return np.array([(starts <= x).any() and ((starts <= x) & (x < ends)).any() for x in t])
+    return covered(t, *gather(model.plans(float(t[0]), float(t[-1])), "away"))
 
 
 @pytest.mark.parametrize("seed", [42, 1, 2026])
