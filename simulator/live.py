@@ -214,7 +214,10 @@ def run_live(settings: Settings, *, interval: float = 5.0, speed: float = 1.0, h
     """
     stats = stats if stats is not None else LiveStats()
     loop = Loop(stats)
-    stream = ledger.open("a", encoding="utf-8") if ledger is not None else None
+    try:
+        stream = ledger.open("a", encoding="utf-8") if ledger is not None else None
+    except OSError as exc:
+        raise ConfigError(f"--ledger {ledger}: cannot open ({exc.strerror})") from exc
     try:
         homes_ = build(settings, interval=interval, speed=speed, homes=homes, seed=seed, faults=faults or Faults(),
                        intruder=intruder, ledger=Ledger(stream) if stream else None, loop=loop)

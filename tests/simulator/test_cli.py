@@ -28,6 +28,7 @@ def simulate(*args: str, config: Path = EXAMPLE_CONFIG) -> subprocess.CompletedP
         (("--faults", "late=2"), "--faults: late rate must be 0..1"),
         (("--homes", "0"), "--homes must be at least 1"),
         (("--interval", "0"), "--interval and --speed must be positive"),
+        (("--ledger", "/nonexistent/dir/ledger.csv"), "--ledger /nonexistent/dir/ledger.csv: cannot open"),
     ],
 )
 def test_bad_live_options_exit_78_with_one_line(args: tuple[str, ...], expected: str) -> None:
