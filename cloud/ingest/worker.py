@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import sqlalchemy as sa
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -163,15 +164,35 @@ class IngestWorker:
             return True
 
 
+def _migrate_when_reachable(engine: Any, stop: threading.Event, retry_max_s: float) -> bool:
+    """Migrate, waiting (with capped backoff) while the database is away at start; False if stopped meanwhile."""
+    delay, down = 0.5, False
+    while True:
+        try:
+            migrate(engine)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            if not down:
+                logger.warning("warehouse unreachable at start, waiting: %s", type(exc.orig).__name__)
+                down = True
+            if stop.wait(delay):
+                return False
+            delay = min(delay * 2, retry_max_s)
+            continue
+        return True
+
+
 def run(settings: Settings, *, stop: threading.Event | None = None, group: str | None = None,
         client_id: str | None = None) -> IngestStats:
     """Run one ingest worker for `settings` until `stop` is set (forever when None); migrates the schema first."""
     config = cloud_config(settings)
     group = group or config.group
+    stop = stop or threading.Event()
     engine = make_engine(settings.db_url)
-    migrate(engine)
+    if not _migrate_when_reachable(engine, stop, config.retry_max_s):
+        engine.dispose()
+        return IngestStats()
     lake = LakeWriter(Path(settings.var) / "lake", flush_s=config.lake_flush_s, max_rows=config.lake_max_rows)
-    worker = IngestWorker(settings.cloud_url, engine, lake, config, group=group, stop=stop or threading.Event(),
+    worker = IngestWorker(settings.cloud_url, engine, lake, config, group=group, stop=stop,
                           client_id=client_id or f"cloud-{group}-{socket.gethostname()}"[:64])
     try:
         return worker.run()
