@@ -17,6 +17,7 @@ class Proxy:
         self._open = threading.Event()
         self._open.set()
         self._conns: list[socket.socket] = []
+        self.refused = 0
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -27,6 +28,7 @@ class Proxy:
             except OSError:
                 return
             if not self._open.is_set():
+                self.refused += 1
                 client.close()
                 continue
             upstream = socket.create_connection(self.target)

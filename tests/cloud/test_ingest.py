@@ -199,3 +199,32 @@ def test_database_away_pauses_then_resumes_without_loss_or_doubles(  # noqa: PLR
         finally:
             engine.dispose()
             proxy.close()
+
+
+@pytest.mark.postgres
+def test_a_worker_started_while_the_database_is_away_waits_for_it(  # noqa: PLR0917 - fixtures
+    pg_url: str, cloud_broker: Mosquitto, start: Start, publisher: Publisher, home_id: str, tmp_path: Path
+) -> None:
+    from protocol.settings import EXAMPLE_CONFIG, load_settings
+    from tests.cloud.conftest import pg_schema
+    from tests.cloud.proxy import Proxy
+
+    url = sa.make_url(pg_url)
+    proxy = Proxy((url.host or "127.0.0.1", url.port or 5432))
+    proxy.cut()
+    with pg_schema(pg_url) as base:
+        proxied = base.replace(f"{url.host}:{url.port}", f"127.0.0.1:{proxy.port}")
+        settings = load_settings(EXAMPLE_CONFIG, cloud_url=cloud_broker.url, db_url=proxied, var=tmp_path, env={})
+        engine = make_engine(base)
+        try:
+            stop, stats = start(settings)
+            wait_for(lambda: proxy.refused > 0, 30, "the worker to find the database away")
+            proxy.restore()
+            wait_for(lambda: sa.inspect(engine).has_table("readings"), 30, "the worker to migrate once reachable")
+            subscribed(engine, publisher, home_id)
+            stop.set()
+            wait_for(lambda: "w1" in stats, 30)
+            assert stats["w1"].readings > 0
+        finally:
+            engine.dispose()
+            proxy.close()
