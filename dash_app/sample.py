@@ -111,43 +111,42 @@ def _chunks(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
-def _insert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> int:
-    """Insert a DataFrame's rows (columns named as the table's) in chunks."""
-    records = frame.to_dict("records")
-    for batch in _chunks(records):
-        conn.execute(table.insert(), batch)
-    return len(records)
+def _insert(conn: sa.Connection, table: sa.Table, frames: pd.DataFrame | Iterable[pd.DataFrame]) -> int:
+    """Insert DataFrames' rows (columns named as the table's) in chunks, one frame at a time (bounded memory)."""
+    count = 0
+    for frame in [frames] if isinstance(frames, pd.DataFrame) else frames:
+        records = frame.to_dict("records")
+        for batch in _chunks(records):
+            conn.execute(table.insert(), batch)
+        count += len(records)
+    return count
 
 
-def raw_readings(home: HomeConfig, now: float, seconds: float, boot: str = "a1b2c3") -> pd.DataFrame:
-    """Raw rows as ingest stores them: every device every 5 s over the last `seconds`, from one boot."""
+def raw_readings(home: HomeConfig, now: float, seconds: float, boot: str = "a1b2c3") -> Iterator[pd.DataFrame]:
+    """Raw rows as ingest stores them: every device every 5 s over the last `seconds`, one frame per reading kind."""
     t = np.arange(now - seconds, now, RAW_STEP_S)
-    frames = []
     for device in home.devices:
         jitter = (zlib.crc32(device.id.encode()) % 1000) / 1000.0 * RAW_STEP_S
         times = t + jitter
         for idx, kind in enumerate(device.kinds):
-            frames.append(pd.DataFrame({
+            yield pd.DataFrame({
                 "home": home.home.id, "device": device.id, "boot": boot, "seq": np.arange(len(times)), "idx": idx,
                 "ts": times, "received_at": times + 0.05, "kind": kind.value,
                 "value": series(home, device, kind.value, times), "room": device.room, "appliance": device.appliance,
                 "t": times, "ingested_at": times + 0.2,
-            }))
-    return pd.concat(frames, ignore_index=True)
+            })
 
 
-def aggregates(home: HomeConfig, start: float, end: float, step: float, kinds: set[str] | None) -> pd.DataFrame:
-    """`readings_1m` (step 60) or `readings_1h` (step 3600) rows for every (device, kind) of the home."""
+def aggregates(home: HomeConfig, start: float, end: float, step: float, kinds: set[str] | None
+               ) -> Iterator[pd.DataFrame]:
+    """`readings_1m` (step 60) or `readings_1h` (step 3600) rows, one frame per (device, kind) of the home."""
     buckets = np.arange(start // step * step, end, step)
-    frames = []
     for device in home.devices:
         for kind in device.kinds:
             if kinds is None or kind.value in kinds:
                 mean = series(home, device, kind.value, buckets + step / 2)
-                frames.append(pd.DataFrame({"home": home.home.id, "device": device.id, "kind": kind.value,
-                                            "bucket": buckets, "mean": mean, "min": mean * 0.9, "max": mean * 1.1,
-                                            "n": int(step // RAW_STEP_S)}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+                yield pd.DataFrame({"home": home.home.id, "device": device.id, "kind": kind.value, "bucket": buckets,
+                                    "mean": mean, "min": mean * 0.9, "max": mean * 1.1, "n": int(step // RAW_STEP_S)})
 
 
 def energy_days(home: HomeConfig, today: dt.date, days: int) -> pd.DataFrame:
@@ -204,7 +203,7 @@ def fill(engine: sa.Engine, home: HomeConfig, now: float, *, days: int = 30, min
     """Write a synthetic history of `days` days ending at `now` into a migrated warehouse; rows per table."""
     tz = ZoneInfo(home.home.timezone)
     today = dt.datetime.fromtimestamp(now, tz).date()
-    tables: list[tuple[sa.Table, pd.DataFrame]] = [
+    tables: list[tuple[sa.Table, pd.DataFrame | Iterable[pd.DataFrame]]] = [
         (s.readings, raw_readings(home, now, raw_seconds)),
         (s.readings_1m, aggregates(home, now - minute_days * 86400, now, 60.0, minute_kinds)),
         (s.readings_1h, aggregates(home, now - days * 86400, now, 3600.0, None)),
