@@ -27,6 +27,7 @@ from simulator.outbox import Outbox
 
 logger = logging.getLogger(__name__)
 RESEND_BATCH = 20  # overdue messages resent per device per second, so a backlog never floods the broker
+RESEND_SHARE = 0.25  # and per process at most this share of the devices' own rate: a slow gateway is not buried
 MAX_BACKOFF = 30.0  # s between reconnect attempts at most
 STATUS_EVERY = 10.0  # s: a changed drop count is republished in the status at most this often
 OFFLINE = b'{"online":false}'  # the LWT and the goodbye, exactly as DESIGN.md writes it
@@ -77,6 +78,7 @@ class Shared:
     ledger: Ledger | None
     on_socket: Callable[[LiveDevice, socket.socket | None], None]
     on_link: Callable[[LiveDevice, bool], None]
+    resend_budget: int = 0  # overdue resends left this second, for the whole process
 
 
 def payload_for(device: str, boot: str, seq: int, *, ts: float, kinds: tuple[Kind, ...], values: list[Any]) -> bytes:
@@ -265,8 +267,10 @@ class LiveDevice:
         if self.connected:
             self.client.loop_misc()
             # Without any watermark there is no gateway to resend to: wait for a reconnect instead.
-            for item in self.outbox.overdue(now, RESEND_BATCH, resend=self.watermark_seen):
+            limit = min(RESEND_BATCH, self.shared.resend_budget)
+            for item in self.outbox.overdue(now, limit, resend=self.watermark_seen) if limit > 0 else ():
                 self.shared.stats.resent += item.sent
+                self.shared.resend_budget -= item.sent
                 item.sent = self._send(item.payload)
             if self.outbox.dropped != self._status_dropped and now - self._status_at >= STATUS_EVERY:
                 self._status_at = now

@@ -22,7 +22,7 @@ from protocol.errors import ConfigError
 from protocol.kinds import Kind
 from protocol.settings import Settings
 from protocol.topics import valid_id
-from simulator.device import Ledger, LiveDevice, LiveStats, Shared
+from simulator.device import RESEND_BATCH, RESEND_SHARE, Ledger, LiveDevice, LiveStats, Shared
 from simulator.model import Frame, HomeModel
 from simulator.options import Faults, simulator_section
 from simulator.readings import complete, initial_counters
@@ -299,6 +299,8 @@ class Runner:
     def _chores(self, now: float) -> None:
         """Keepalives, reconnects, overdue resends; outbox gauges; the ledger flushed."""
         kept = dropped = 0
+        shared = next(iter(self.owner)).shared
+        shared.resend_budget = max(RESEND_BATCH, int(RESEND_SHARE * len(self.owner) / shared.interval))
         for dev in self.owner:
             dev.service(now)
             self.loop.flush(dev)

@@ -127,3 +127,32 @@ def test_every_payload_the_simulator_can_build_passes_the_contract(
     payload = payload_for("plug-x", "0a1b2c3d", seq, ts=ts, kinds=kinds, values=values)
     msg = protocol.decode_telemetry(payload, received_at=ts)
     assert msg.key == ("plug-x", "0a1b2c3d", seq) and math.isclose(msg.ts or 0, ts, abs_tol=1e-3)
+
+
+def test_overdue_resends_stay_within_the_device_batch_and_the_process_budget() -> None:
+    import random
+
+    from protocol.settings import load_settings
+    from simulator.device import RESEND_BATCH, LiveDevice, LiveStats, Shared
+
+    settings = load_settings(EXAMPLE_CONFIG, env={})
+    shared = Shared(settings.edge_url, "fw", 1.0, 100, 10.0, Faults(), random.Random(1), LiveStats(), None,
+                    lambda _d, _s: None, lambda _d, _u: None)
+    device = LiveDevice(settings.home.devices[0], "demo", "dev", shared)
+    sent: list[bytes] = []
+    device.client.publish = lambda _t, payload, **_k: sent.append(payload)  # type: ignore[assignment,misc]
+    device.client.loop_misc = lambda: None  # type: ignore[assignment,method-assign]
+    device.connected = device.watermark_seen = True
+    for seq in range(50):
+        device.outbox.add(seq, b"%d" % seq, now=0.0).sent = True
+    shared.resend_budget = 5
+    device.service(100.0)
+    assert len(sent) == 5 and shared.resend_budget == 0
+    device.service(100.0)
+    assert len(sent) == 5  # the budget is spent for this second
+    shared.resend_budget = 1000
+    device.service(100.0)
+    assert len(sent) == 5 + RESEND_BATCH
+    device.watermark_seen = False
+    device.service(1e6)
+    assert len(sent) == 5 + RESEND_BATCH  # no gateway has ever answered this boot: wait for a reconnect instead
