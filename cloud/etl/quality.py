@@ -33,11 +33,19 @@ def data_quality(rows: pd.DataFrame, duplicates: pd.DataFrame, flagged: pd.DataF
 
 
 def _coverage(messages: pd.DataFrame, ctx: Context, meta: pd.DataFrame) -> pd.DataFrame:
-    """Share of the day within two heartbeats of a message; gaps longer than three heartbeats, and the longest."""
+    """Share of the day within two heartbeats of a message; gaps longer than three heartbeats, and the longest.
+
+    The heartbeat is the configured `interval_s`, or the device-day's median spacing when that is longer: a device
+    flashed with a slower heartbeat than home.toml says is not "83 % missing" (publish-on-change only makes the
+    median shorter, so a real loss still shows).
+    """
     part = messages[["home", "device", "day", "t"]].sort_values(["home", "device", "t"], kind="stable")
     same_next = (part["home"] == part["home"].shift(-1)) & (part["device"] == part["device"].shift(-1))
-    interval = part["device"].map(meta["interval_s"]).astype(float).to_numpy()
-    dt = (part["t"].shift(-1) - part["t"]).where(same_next).to_numpy()
+    spacing = (part["t"].shift(-1) - part["t"]).where(same_next)
+    median = spacing.groupby([part["home"], part["device"], part["day"]], observed=True).transform("median")
+    configured = part["device"].map(meta["interval_s"]).astype(float)
+    interval = np.fmax(configured.to_numpy(), median.to_numpy())
+    dt = spacing.to_numpy()
     covered = np.where(np.isnan(dt), interval, np.minimum(dt, 2 * interval))
     gap = np.nan_to_num(dt, nan=0.0)
     part = part.assign(covered=covered, gap=gap, is_gap=gap > np.maximum(3 * interval, GAP_FLOOR_S))

@@ -48,7 +48,7 @@ def read(engine: sa.Engine, settings: Settings, period: Period) -> ReportData:
         with engine.connect() as conn:
             return gather(conn, settings.home, period, threshold(settings))
     except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
-        url = engine.url.render_as_string(hide_password=True)
+        url = sa.make_url(settings.db_url).render_as_string(hide_password=True)
         raise ReportInputError(f"warehouse {url}: cannot read it ({exc.orig}); run `iotpipe etl` first") from exc
 
 

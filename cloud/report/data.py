@@ -98,6 +98,12 @@ def gather(conn: sa.Connection, home: HomeConfig, period: Period, threshold_w: f
                       climate(conn, home, period), availability(conn, home_id, period))
 
 
+def room_names(home: HomeConfig, rooms: pd.Series) -> pd.Series:
+    """Room ids as the names the home config gives them ("living" -> "Living room"); unknown ids stay."""
+    names = {r.id: r.name for r in home.rooms}
+    return rooms.map(lambda r: names.get(r, r) if isinstance(r, str) else r)
+
+
 def raw_readings(conn: sa.Connection, home: str, period: Period) -> int:
     """How many raw readings fall in the period."""
     r = schema.readings
@@ -178,10 +184,13 @@ def security(conn: sa.Connection, home: HomeConfig, period: Period) -> Security:
     s = schema.security_events
     events = frame(conn, sa.select(s.c.t, s.c.device, s.c.room, s.c.kind, s.c.value, s.c.mode).where(
         s.c.home == home.home.id, s.c.t >= period.start, s.c.t < period.end).order_by(s.c.t))
+    events["room"] = room_names(home, events["room"])
     doors = {d.id for d in home.devices if d.opening is Opening.DOOR}
     away = events.loc[(events["kind"] == "contact") & events["value"].astype(bool) & events["device"].isin(doors)
                       & (events["mode"] == "away")]
-    return Security(events, away.reset_index(drop=True), _alerts(conn, home.home.id, period))
+    alerts = _alerts(conn, home.home.id, period)
+    alerts["room"] = room_names(home, alerts["room"])
+    return Security(events, away.reset_index(drop=True), alerts)
 
 
 def _alerts(conn: sa.Connection, home: str, period: Period) -> pd.DataFrame:
@@ -204,6 +213,7 @@ def climate(conn: sa.Connection, home: HomeConfig, period: Period) -> Climate:
     anomalies = _anomalies(conn, home, period)
     if daily.empty:
         return Climate(pd.DataFrame(), anomalies)
+    daily["room"] = room_names(home, daily["room"])
     rooms = daily.groupby("room").agg(t_min=("temperature_min", "min"), t_mean=("temperature_mean", "mean"),
                                       t_max=("temperature_max", "max"), rh_min=("humidity_min", "min"),
                                       rh_mean=("humidity_mean", "mean"), rh_max=("humidity_max", "max"))
@@ -225,7 +235,7 @@ def _comfort(conn: sa.Connection, home: HomeConfig, period: Period) -> pd.DataFr
     if not {"temperature", "humidity"} <= set(wide.columns):
         return pd.DataFrame(columns=["comfort_h", "measured_h"])
     ok = wide["temperature"].between(*COMFORT_C) & wide["humidity"].between(*COMFORT_RH)
-    room = wide.index.get_level_values("device").map(rooms)
+    room = room_names(home, pd.Series(wide.index.get_level_values("device").map(rooms), index=wide.index))
     return pd.DataFrame({"comfort_h": ok.groupby(room).sum() / 60.0, "measured_h": ok.groupby(room).size() / 60.0})
 
 
@@ -234,7 +244,7 @@ def _anomalies(conn: sa.Connection, home: HomeConfig, period: Period) -> pd.Data
     a = schema.anomalies
     rows = frame(conn, sa.select(a.c.device, a.c.kind, a.c.rule, a.c.t, a.c.value).where(
         a.c.home == home.home.id, a.c.t >= period.start, a.c.t < period.end))
-    return rows.assign(room=rows["device"].map({d.id: d.room for d in home.devices}))
+    return rows.assign(room=room_names(home, rows["device"].map({d.id: d.room for d in home.devices})))
 
 
 def availability(conn: sa.Connection, home: str, period: Period) -> Availability:
