@@ -454,30 +454,17 @@ def main(argv: list[str] | None = None) -> None:
 def bench_gateway(
     tmp: Path, edge: Mosquitto, cloud: Mosquitto, count: int, devices: int, *, profile: Path | None = None
 ) -> list[Run]:
-    """Warm-up, the full-speed run, then an hour of the example home's traffic (27 devices x 720) for RSS."""
+    """An hour of the example home's traffic (27 devices x 720 messages) for RSS, then live and burst loads."""
     proc = start_gateway(tmp, edge, cloud, "bench-gw", devices)
     try:
-        load("warm-up", proc.pid, edge, cloud, "bench-gw", max(1000, count // 20), devices)
+        hour = load("gw-1h", proc.pid, edge, cloud, "bench-gw", 27 * 720, devices)
+        print(
+            f"{'gw-1h':<10} RSS after an hour's worth of the example home (19,440 messages): {hour.rss_end_mib:.1f} MiB"
+        )
         spy = None
-        if profile:  # sampling profiler, only around the main run; --nonblocking keeps it from pausing the gateway
-            spy = subprocess.Popen(
-                [
-                    "py-spy",
-                    "record",
-                    "--nonblocking",
-                    "--threads",
-                    "--format",
-                    "raw",
-                    "--rate",
-                    "250",
-                    "-o",
-                    str(profile),
-                    "--pid",
-                    str(proc.pid),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+        if profile:  # sampling profiler, only around the live run; --nonblocking never pauses the gateway
+            command = ["py-spy", "record", "--nonblocking", "--threads", "--format", "raw", "--rate", "250"]
+            spy = subprocess.Popen([*command, "-o", str(profile), "--pid", str(proc.pid)], stdout=subprocess.DEVNULL)
         run = load("gateway", proc.pid, edge, cloud, "bench-gw", count, devices)
         if spy:
             spy.send_signal(signal.SIGINT)
@@ -485,11 +472,6 @@ def bench_gateway(
         print(run.show(), flush=True)
         burst = load("gw-burst", proc.pid, edge, cloud, "bench-gw", count, devices, burst=True)
         print(burst.show(), flush=True)
-        hour = load("gw-1h", proc.pid, edge, cloud, "bench-gw", 27 * 720, devices)
-        print(
-            f"{'':<10} after an hour's worth of the example home (19,440 messages): RSS {hour.rss_end_mib:.1f} MiB",
-            flush=True,
-        )
     finally:
         code = stop(proc)
         print(f"{'':<10} gateway exit code after SIGTERM: {code}")
