@@ -131,8 +131,9 @@ def parse_dash(out: str) -> Figures:
     figures: Figures = {}
     for page, _name, median, worst in re.findall(rf"^\s+(\S+)\s+heaviest: (\S+) {NUMBER} ms \(max {NUMBER} ms\)",
                                                  out, re.M):
-        figures[f"callback_{_slug(page)}_ms"] = _num(median)
-        figures[f"callback_{_slug(page)}_max_ms"] = _num(worst)
+        page_name = _slug(page) or "home"
+        figures[f"callback_{page_name}_ms"] = _num(median)
+        figures[f"callback_{page_name}_max_ms"] = _num(worst)
     for path, median in re.findall(rf"^\s+(/\S*)\s+drawn in {NUMBER} s", out, re.M):
         figures[f"page_{_slug(path) or 'home'}_s"] = _num(median)
     if m := re.search(rf"server memory .*RSS {NUMBER} MiB, peak {NUMBER} MiB", out):
