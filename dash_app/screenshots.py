@@ -18,7 +18,7 @@ from werkzeug.security import generate_password_hash
 
 from cloud.warehouse import schema
 from cloud.warehouse.db import make_engine, migrate
-from dash_app.browser import DashServer, chromium, drawn, page_text, wait_for
+from dash_app.browser import DashServer, chromium, drawn, wait_for
 from dash_app.sample import fill
 from iotpipe.broker import Mosquitto
 from protocol import AlarmMode, Channel, ModeState, encode
@@ -29,8 +29,9 @@ from protocol.topics import GATEWAY, edge
 logger = logging.getLogger(__name__)
 
 OUT = REPO_ROOT / "docs" / "screenshots"
-SHOTS = {"home": ("/", "Last motion"), "energy": ("/energy", "Energy hogs"), "system": ("/system", "Last ETL run"),
-         "security": ("/security", "Event log")}
+# Texts only callbacks write: the page is photographed once all are there and every graph shows its data.
+SHOTS = {"home": ("/", ("Last motion", "Turn o", "arming")), "energy": ("/energy", ("untracked", "3000 W")),
+         "system": ("/system", ("started", "online")), "security": ("/security", ("event(s), page", "°C", "ALARM"))}
 
 
 def build_warehouse(folder: Path, now: float) -> str:
@@ -65,11 +66,16 @@ def door_alarm(url: str, home: str, now: float) -> None:
     engine.dispose()
 
 
-def shoot(driver: webdriver.Chrome, url: str, ready: str, path: Path) -> None:
+def body_text(driver: webdriver.Chrome) -> str:
+    """Everything the page shows, the banner (outside #page) included."""
+    return str(driver.find_element("tag name", "body").text)
+
+
+def shoot(driver: webdriver.Chrome, url: str, ready: tuple[str, ...], path: Path) -> None:
     """Open a page, wait until it is drawn, fit the window to it and save a PNG."""
     driver.set_window_size(1280, 900)
     driver.get(url)
-    wait_for(lambda: ready in page_text(driver) and drawn(driver), timeout=30, what=f"{url} drawn")
+    wait_for(lambda: all(w in body_text(driver) for w in ready) and drawn(driver), timeout=30, what=f"{url} drawn")
     for _ in range(3):  # the page reflows when the window grows: fit until the height settles
         height = int(driver.execute_script("return document.documentElement.scrollHeight"))
         driver.set_window_size(1280, height + 140)
