@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import multiprocessing
 import socket
 import statistics
@@ -92,11 +93,17 @@ def _more(arrived: list[float], before: int) -> bool:
     return len(arrived) > before
 
 
-def percentiles(values: list[float]) -> str:
-    """p50 / p99 / max in milliseconds."""
+def quantiles_ms(values: list[float]) -> dict[str, float]:
+    """p50, p99 and max in milliseconds."""
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * len(ordered)))]
-    return f"p50 {statistics.median(ordered) * 1e3:.3f} ms  p99 {p99 * 1e3:.3f} ms  max {ordered[-1] * 1e3:.3f} ms"
+    return {"p50_ms": statistics.median(ordered) * 1e3, "p99_ms": p99 * 1e3, "max_ms": ordered[-1] * 1e3}
+
+
+def percentiles(values: list[float]) -> str:
+    """p50 / p99 / max in milliseconds."""
+    q = quantiles_ms(values)
+    return f"p50 {q['p50_ms']:.3f} ms  p99 {q['p99_ms']:.3f} ms  max {q['max_ms']:.3f} ms"
 
 
 def gateway_side(url: str, home: HomeConfig, ready: Any, done: Any, rises_out: Any) -> None:
@@ -188,6 +195,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--rate", type=int, default=1000, help="background messages per second")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file as a flat JSON object")
     args = parser.parse_args()
     example = load_home_config(EXAMPLE_CONFIG)
     home = msgspec.structs.replace(example, home=msgspec.structs.replace(example.home, id="bench"))
@@ -205,6 +213,11 @@ def main() -> None:
     print(f"  device publish -> alert at a subscriber: {percentiles(to_alert)}")
     print(f"  device publish -> buzzer pin high:       {percentiles(to_pin)}")
     print(f"  for comparison, the broker alone:        {percentiles(baseline)}")
+    if args.json:
+        series = {"alert": to_alert, "buzzer": to_pin, "broker": baseline}
+        figures = {f"{name}_{q}": round(v, 3) for name, values in series.items()
+                   for q, v in quantiles_ms(values).items()}
+        args.json.write_text(json.dumps({**figures, "samples": args.samples, "rate": args.rate}))
 
 
 if __name__ == "__main__":

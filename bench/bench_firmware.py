@@ -98,6 +98,7 @@ def main() -> None:
     """Build, start a private broker, measure, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="measurement window per run")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file as a flat JSON object")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -115,6 +116,12 @@ def main() -> None:
               f"{r['heap_free']} B free after collect")
     print(f"  bare MQTT client: {raw:.0f} QoS 1 msgs/s (window 64)")
     print(f"  smallest heap the plug node runs in (4 KiB steps): {heap}")
+    if args.json:
+        figures: dict[str, Any] = {"bare_client_msg_per_s": raw, "smallest_heap": heap}
+        for key, r in (("paced", paced), ("flat_out", flat_out)):
+            figures |= {f"{key}_msg_per_s": r["rate"], f"{key}_p50_ms": r["p50"], f"{key}_p99_ms": r["p99"],
+                        f"{key}_heap_peak_b": r["heap_peak"], f"{key}_heap_free_b": r["heap_free"]}
+        args.json.write_text(json.dumps(figures))
 
 
 if __name__ == "__main__":

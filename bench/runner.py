@@ -69,7 +69,7 @@ def parse_gateway(out: str) -> Figures:
         figures.update({f"{key}_delivered_per_s": _num(delivered), f"{key}_lost": _num(lost),
                         f"{key}_repeats": _num(repeats), f"{key}_cpu_us_per_msg": _num(cpu),
                         f"{key}_rss_peak_mib": _num(rss)})
-    if m := re.search(rf"hour's worth .*RSS {NUMBER} MiB", out):
+    if m := re.search(rf"hour's worth.*?{NUMBER} MiB", out):
         figures["gateway_rss_after_1h_mib"] = _num(m[1])
     return figures
 
