@@ -42,7 +42,7 @@ def power(device: Device, t: np.ndarray, tz: str) -> np.ndarray:
     hours, days = _local_hours(t, tz)
     minute = (t // 60).astype(np.int64)
     rated = device.rated_power_w or 100.0
-    evening = 21.0 + (days % 9 == 0) * (1 + days % 50 / 10)  # a colder evening every 9th day, colder as time goes
+    evening = 21.0 + (days % 9 == 0) * (1 + days % 1000 / 300)  # a colder evening every 9th day, ever colder
     model = {
         "fridge": 55.0 + 70.0 * ((minute % 37) < 14),
         "kettle": np.where(_on(hours, 7.0, 7.06) | _on(hours, 16.0, 16.05), rated * 0.95, 0.0),
