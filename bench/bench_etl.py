@@ -7,6 +7,7 @@ forked child per measurement), with the machine's load average, since other work
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import resource
@@ -180,6 +181,7 @@ def main() -> None:
     """Build the sample, run each measurement in its own child process, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--readings", type=int, default=1_000_000)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file as a flat JSON object")
     args = parser.parse_args()
     base = load_settings(EXAMPLE_CONFIG, env={})
     step = 86400.0 * READINGS_PER_INSTANT / args.readings
@@ -207,6 +209,12 @@ def main() -> None:
                   f"  peak {result['peak_mb']:,.0f} MiB")
         print(f"  pandas/DuckDB time ratio: {pandas['seconds'] / duck['seconds']:.2f} (target <= 1.00)")
         print(f"  rows out: pandas {pandas['counts']}\n            duckdb {duck['counts']}")
+    if args.json:
+        figures = {"readings": n, "raw_load_rows_per_s": raw["rows"] / raw["seconds"], "raw_load_peak_mib": raw[
+            "peak_mb"], "pandas_duckdb_time_ratio": pandas["seconds"] / duck["seconds"]}
+        for key, result in (("whole_etl", whole), ("transform_pandas", pandas), ("transform_duckdb", duck)):
+            figures |= {f"{key}_rows_per_s": n / result["seconds"], f"{key}_peak_mib": result["peak_mb"]}
+        args.json.write_text(json.dumps(figures))
 
 
 if __name__ == "__main__":
