@@ -10,7 +10,6 @@ BANNER = "alert-banner"
 BANNER_TICK = "banner-tick"
 ACK_BUTTON = "ack-button"  # pattern-matching: {"type": ACK_BUTTON, "alert": alert_id}
 ACK_SENT = "ack-sent"
-STATUS_LINE = "status-line"
 
 # home
 HOME_TICK = "home-tick"
@@ -34,7 +33,6 @@ HISTORY_GRAPH = "history-graph"
 HISTORY_NOTE = "history-note"
 HOGS = "hogs-table"
 THRESHOLD = "threshold-input"
-THRESHOLD_STORE = "threshold-store"
 THRESHOLD_ALERTS = "threshold-alerts"
 
 # security
