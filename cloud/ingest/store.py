@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import time
 from typing import Any
 
@@ -13,7 +14,7 @@ from cloud.warehouse import schema
 from cloud.warehouse.bulk import insert_for, insert_tuples
 
 KEY = ("device", "boot", "seq", "idx")
-_KEY_POS = tuple(ROW_COLUMNS.index(c) for c in KEY)
+_BY_KEY = operator.itemgetter(*(ROW_COLUMNS.index(c) for c in KEY))
 
 
 def insert_readings(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -23,7 +24,7 @@ def insert_readings(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
     # behind the ETL's watermark.
     now = time.time()
     ordered = [(*row[:-1], now) for row in rows]
-    ordered.sort(key=lambda r: tuple(r[i] for i in _KEY_POS))
+    ordered.sort(key=_BY_KEY)
     insert_tuples(conn, schema.readings, ROW_COLUMNS, ordered, KEY)
 
 

@@ -152,7 +152,7 @@ def performance(doc: Document, data: ReportData) -> None:
         doc.para("No bench results: run `iotpipe bench` (or `iotpipe bench --quick`) and pass the file with --bench.")
         return
     doc.heading("Benchmarks", 2)
-    doc.grid(["Figure", "Value", "From"], [list(r) for r in perf.headline_rows(data.bench)], [42, 100, 38])
+    doc.grid(["Figure", "Value", "From"], [list(r) for r in perf.headline_rows(data.bench)], [38, 104, 38], 3)
     machine, versions = data.bench.get("machine", {}), data.bench.get("versions", {})
     doc.para(f"Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
              f"{machine.get('memory_gib', '?')} GiB; " + ", ".join(f"{k} {v}" for k, v in versions.items())

@@ -124,8 +124,10 @@ def availability_lines(a: Availability) -> list[str]:
     if a.devices.empty:
         return []
     online = a.devices.set_index("device")["online_pct"].fillna(0.0)
-    return [f"{len(online)} devices reported in {online.mean():.1f}% of the period's minutes on average "
-            f"(lowest: {online.idxmin()} at {online.min():.1f}%); {int(a.devices['duplicates'].sum())} duplicate(s) "
+    spread = ("every one of them in every minute" if online.min() >= 99.95 else
+              f"in {online.mean():.1f}% of the period's minutes on average (lowest: {online.idxmin()} at "
+              f"{online.min():.1f}%)")
+    return [f"{len(online)} devices reported, {spread}; {int(a.devices['duplicates'].sum())} duplicate(s) "
             f"removed, {a.lost} reading(s) recorded lost by the gateway, {a.dropped} dropped from a full outbox, "
             f"{a.rejected} message(s) rejected."]
 
