@@ -31,7 +31,7 @@ from plotly.utils import PlotlyJSONEncoder
 from cloud.warehouse import schema
 from cloud.warehouse.db import make_engine, migrate
 from dash_app import app as shell
-from dash_app.browser import DashServer, chromium, drawn, page_text, wait_for
+from dash_app.browser import DashServer, chromium, ready, wait_for
 from dash_app.config import DashboardConfig
 from dash_app.pages import energy, home, security, system
 from dash_app.sample import fill, top_up
@@ -128,14 +128,13 @@ def bench_browser(folder: Path, url: str, runs: int) -> None:
         driver = chromium(folder / "profile")
         try:
             print(f"\npages in headless Chromium (median / max of {runs} loads; target < {TARGET_PAGE_S:.0f} s)")
-            for path, ready in READY.items():
+            for path, words in READY.items():
                 fresh(url)
                 samples = []
                 for _ in range(runs):
                     start = time.perf_counter()
                     driver.get(server.url + path)
-                    wait_for(lambda r=ready: all(w in page_text(driver) for w in r) and drawn(driver), timeout=30,
-                             what=path)
+                    wait_for(lambda r=words: ready(driver, r), timeout=30, what=path)
                     samples.append(time.perf_counter() - start)
                 verdict = "ok" if max(samples) < TARGET_PAGE_S else "OVER"
                 print(f"  {path:<10} drawn in {statistics.median(samples):.2f} s  max {max(samples):.2f} s {verdict}")

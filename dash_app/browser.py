@@ -30,10 +30,14 @@ CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-sh
                 "--window-size=1280,1800")
 
 
-DRAWN_JS = """
-const graphs = [...document.querySelectorAll('.dash-graph')];
-return graphs.every(g => g.querySelector('.main-svg .trace, .main-svg .annotation'));
-"""
+# Every graph shows its data or its "no data" note, not the blank plot dcc.Graph draws before its first figure.
+GRAPHS_DRAWN = ("[...document.querySelectorAll('.dash-graph')]"
+                ".every(g => g.querySelector('.main-svg .trace, .main-svg .annotation'))")
+DRAWN_JS = f"return {GRAPHS_DRAWN};"
+# One round trip: the page's text holds every word of arguments[0] and its graphs are drawn (webdriver's own
+# element text is computed by a slow atom: on a page with tables, polling it costs more than the page takes).
+READY_JS = ("const page = document.getElementById('page'); const text = page ? page.innerText : '';"
+            f"return arguments[0].every(w => text.includes(w)) && {GRAPHS_DRAWN};")
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
@@ -124,6 +128,11 @@ def pattern_text(driver: webdriver.Chrome, **component_id: str) -> str:
 def drawn(driver: webdriver.Chrome) -> bool:
     """True when every graph on the page shows its data or its "no data" note (not the blank initial plot)."""
     return bool(driver.execute_script(DRAWN_JS))
+
+
+def ready(driver: webdriver.Chrome, words: tuple[str, ...]) -> bool:
+    """True when the page shows every one of `words` and all its graphs are drawn."""
+    return bool(driver.execute_script(READY_JS, list(words)))
 
 
 def page_text(driver: webdriver.Chrome) -> str:
