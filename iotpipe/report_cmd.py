@@ -40,4 +40,4 @@ def report(  # noqa: PLR0917 - one parameter per click option
     except ReportInputError as exc:
         raise click.ClickException(str(exc)) from exc
     state = "no data for the period" if built.empty else f"{len(built.summary)} findings"
-    click.echo(f"report: {built.path} ({built.pages} pages, {period.label()}, {state})")
+    click.echo(f"report: {out} ({built.pages} pages, {period.label()}, {state})")

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from tqdm import tqdm
 
-from cloud.config import cloud_config
+from cloud.config import CloudConfig, cloud_config
 from cloud.report import charts, document, perf
 from cloud.report.data import DEFAULT_THRESHOLD_W, ReportData, gather
 from cloud.report.errors import ReportInputError
@@ -20,6 +20,7 @@ from cloud.report.pdf import Document
 from cloud.report.period import Period
 from cloud.report.summary import summary
 from cloud.warehouse.db import readonly_engine
+from protocol.config import HomeConfig, section
 from protocol.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -28,28 +29,27 @@ STEPS = ("read the warehouse", "draw the charts", "lay out the pages", "write th
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """What was built: where, how many pages, whether the period had data, and the summary's sentences."""
+    """What was built: how many pages, whether the period had data, and the summary's sentences."""
 
-    path: Path
     pages: int
     empty: bool
     summary: tuple[str, ...]
 
 
-def threshold(settings: Settings) -> float:
+def threshold(home: HomeConfig) -> float:
     """The dashboard's consumption threshold (its `[dashboard]` key), so both show the same breaches."""
-    value = settings.home.dashboard.get("consumption_threshold_w", DEFAULT_THRESHOLD_W)
+    value = home.dashboard.get("consumption_threshold_w", DEFAULT_THRESHOLD_W)
     return float(value) if isinstance(value, int | float) and value > 0 else DEFAULT_THRESHOLD_W
 
 
-def read(engine: sa.Engine, settings: Settings, period: Period) -> ReportData:
-    """Gather the figures; a missing or unmigrated warehouse becomes a ReportInputError naming it."""
+def read(engine: sa.Engine, home: HomeConfig, period: Period, url: str) -> ReportData:
+    """Gather the figures; a missing or unmigrated warehouse becomes a ReportInputError naming `url`."""
     try:
         with engine.connect() as conn:
-            return gather(conn, settings.home, period, threshold(settings))
+            return gather(conn, home, period, threshold(home))
     except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
-        url = sa.make_url(settings.db_url).render_as_string(hide_password=True)
-        raise ReportInputError(f"warehouse {url}: cannot read it ({exc.orig}); run `iotpipe etl` first") from exc
+        shown = sa.make_url(url).render_as_string(hide_password=True)
+        raise ReportInputError(f"warehouse {shown}: cannot read it ({exc.orig}); run `iotpipe etl` first") from exc
 
 
 def draw(data: ReportData) -> dict[str, bytes]:
@@ -83,21 +83,15 @@ def lay_out(data: ReportData, drawn: dict[str, bytes], lines: list[str], generat
     return doc
 
 
-def build(settings: Settings, period: Period, out: Path, *, bench: Path | None = None, progress: bool = True,
-          engine: sa.Engine | None = None, now: Callable[[], float] = time.time) -> Report:
-    """Build the report for `period` into `out` (bench results from `bench` when given)."""
-    results: dict[str, Any] = perf.load(bench) if bench is not None else {}
-    own = engine is None
-    engine = engine or readonly_engine(settings.db_url)
-    standby_w = cloud_config(settings).standby_w
+def render(engine: sa.Engine, home: HomeConfig, period: Period, *, bench: dict[str, Any] | None = None,
+           progress: bool = False, url: str | None = None,
+           now: Callable[[], float] = time.time) -> tuple[bytes, Report]:
+    """The report's PDF bytes and what it holds, read through `engine` (the dashboard calls this directly)."""
+    standby_w = section(home.cloud, CloudConfig, "cloud").standby_w
     with tqdm(total=len(STEPS), desc="report", unit="step", disable=not progress) as bar:
-        try:
-            bar.set_postfix_str(STEPS[0])
-            data = read(engine, settings, period)
-        finally:
-            if own:
-                engine.dispose()
-        data.bench = results
+        bar.set_postfix_str(STEPS[0])
+        data = read(engine, home, period, url or engine.url.render_as_string(hide_password=True))
+        data.bench = bench or {}
         bar.update(1)
         bar.set_postfix_str(STEPS[1])
         drawn = draw(data) if not data.empty else {}
@@ -107,18 +101,35 @@ def build(settings: Settings, period: Period, out: Path, *, bench: Path | None =
         doc = lay_out(data, drawn, lines, now())
         bar.update(1)
         bar.set_postfix_str(STEPS[3])
-        _write(doc, out)
+        pdf = bytes(doc.output())
         bar.update(1)
-    logger.info("report written path=%s pages=%d empty=%s", out, doc.pages_count, data.empty)
-    return Report(out, doc.pages_count, data.empty, tuple(lines))
+    return pdf, Report(doc.pages_count, data.empty, tuple(lines))
 
 
-def _write(doc: Document, out: Path) -> None:
+def build(settings: Settings, period: Period, out: Path, *, bench: Path | None = None, progress: bool = True,
+          engine: sa.Engine | None = None, now: Callable[[], float] = time.time) -> Report:
+    """Build the report for `period` into the file `out` (bench results from the file `bench` when given)."""
+    results: dict[str, Any] = perf.load(bench) if bench is not None else {}
+    cloud_config(settings)  # a bad [cloud] section names the config file
+    own = engine is None
+    engine = engine or readonly_engine(settings.db_url)
+    try:
+        pdf, report = render(engine, settings.home, period, bench=results, progress=progress, url=settings.db_url,
+                             now=now)
+    finally:
+        if own:
+            engine.dispose()
+    _write(pdf, out)
+    logger.info("report written path=%s pages=%d empty=%s", out, report.pages, report.empty)
+    return report
+
+
+def _write(pdf: bytes, out: Path) -> None:
     """Write the PDF next to its final name, then move it there, so a reader never sees half a file."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + ".part")
-        doc.output(str(tmp))
+        tmp.write_bytes(pdf)
         tmp.replace(out)
     except OSError as exc:
         raise ReportInputError(f"--out {out}: cannot write ({exc.strerror or exc})") from exc

@@ -264,12 +264,15 @@ def availability(conn: sa.Connection, home: str, period: Period) -> Availability
 
 
 def _online_pct(conn: sa.Connection, home: str, period: Period) -> pd.Series:
-    """Per device: the share of the period's minutes (up to now) with at least one reading, in percent."""
+    """Per device: the share of minutes with at least one reading, in percent, counted from the home's first
+    reading in the period (a demo started an hour ago is not 99 % unavailable) to its end or now."""
     m = schema.readings_1m
     end = min(period.end, time.time())
-    minutes = conn.execute(sa.select(m.c.device, sa.func.count(sa.distinct(m.c.bucket))).where(
-        m.c.home == home, m.c.bucket >= period.start, m.c.bucket < end).group_by(m.c.device)).all()
-    span = max(1.0, (end - period.start) / 60.0)
+    where = [m.c.home == home, m.c.bucket >= period.start, m.c.bucket < end]
+    first = conn.execute(sa.select(sa.func.min(m.c.bucket)).where(*where)).scalar()
+    minutes = conn.execute(sa.select(m.c.device, sa.func.count(sa.distinct(m.c.bucket))).where(*where).group_by(
+        m.c.device)).all()
+    span = max(1.0, (end - max(period.start, first or period.start)) / 60.0)
     return pd.Series({d: min(100.0, 100.0 * n / span) for d, n in minutes}, name="online_pct", dtype=float)
 
 

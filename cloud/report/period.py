@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from cloud.report.errors import ReportInputError
 
-MAX_DAYS = 366
+MAX_DAYS = 400  # a year and a little: the dashboard's month view spans 367 days
 
 
 @dataclass(frozen=True, slots=True)

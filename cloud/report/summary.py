@@ -10,7 +10,7 @@ from cloud.warehouse.queries import UNTRACKED
 
 def kwh(value: float) -> str:
     """Energy as printed everywhere in the report, so a reader (or a test) finds the same figure twice."""
-    return f"{value:,.2f} kWh"
+    return f"{value:,.2f} kWh" if abs(value) >= 1 or value == 0 else f"{value:.3f} kWh"
 
 
 def pct(share: float) -> str:
@@ -32,7 +32,9 @@ def energy_lines(e: Energy, days: int, currency: str, standby_w: float) -> list[
     lines = [f"The home used {kwh(e.total_kwh)} {source} over {days} day(s), {kwh(e.total_kwh / days)} a day, "
              f"costing {e.total_cost:,.2f} {currency}."]
     top = top_appliance(e.appliances)
-    if top is not None:
+    if top is None or top["kwh"] <= 0:
+        lines.append("No appliance used a measurable amount of energy yet.")
+    else:
         lines.append(f"The largest consumer was the {top['appliance']}: {kwh(top['kwh'])}, {pct(top['share'])} of "
                      f"the total, {top['cost']:,.2f} {currency}.")
     lines.append(_hogs(e))
@@ -60,7 +62,7 @@ def _peaks(e: Energy) -> list[str]:
     if len(e.hourly):
         peak = e.hourly.loc[e.hourly["watts"].idxmax()]
         quiet = float(e.hourly["watts"].min())
-        ratio = f", {peak['watts'] / quiet:.1f}x the quietest hour" if quiet > 0 else ""
+        ratio = f", {peak['watts'] / quiet:.1f}x the quietest hour" if quiet > 0 and len(e.hourly) > 1 else ""
         lines.append(f"Consumption peaks at {int(peak['hour']):02d}:00-{(int(peak['hour']) + 1) % 24:02d}:00 (mean "
                      f"{peak['watts']:,.0f} W{ratio}).")
     if e.breaches.empty:
