@@ -1,6 +1,6 @@
 """Simulator figures: devices one process sustains at a 1 s interval with < 1 % late ticks, and backfill rows/s.
 
-Run: .venv/bin/python -m bench.bench_simulator [--steps 250,500,1000,1500,2000] [--seconds 20] [--skip-live]
+Run: .venv/bin/python -m bench.bench_simulator [--steps 250,500,1000,1500,2000,2500,3000] [--seconds 20] [--skip-live]
 
 Live: a private Mosquitto on a free port (iotpipe.broker.Mosquitto), the simulator in this process (one selector
 loop driving every paho client), and an "acker" process standing in for the gateway: it subscribes to all telemetry
@@ -199,7 +199,7 @@ def bench_backfill(days: float) -> dict[str, float]:
 def main() -> None:
     """Parse arguments and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--steps", default="250,500,1000,1500,2000", help="device counts to try, in order")
+    parser.add_argument("--steps", default="250,500,1000,1500,2000,2500,3000", help="device counts to try, in order")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per step")
     parser.add_argument("--days", type=float, default=7.0, help="days of backfill")
     parser.add_argument("--skip-live", action="store_true")
