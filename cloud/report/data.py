@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -236,7 +237,11 @@ def _comfort(conn: sa.Connection, home: HomeConfig, period: Period) -> pd.DataFr
         return pd.DataFrame(columns=["comfort_h", "measured_h"])
     ok = wide["temperature"].between(*COMFORT_C) & wide["humidity"].between(*COMFORT_RH)
     room = room_names(home, pd.Series(wide.index.get_level_values("device").map(rooms), index=wide.index))
-    return pd.DataFrame({"comfort_h": ok.groupby(room).sum() / 60.0, "measured_h": ok.groupby(room).size() / 60.0})
+    # Hours measured: hours with a reading (a device reporting every 2 minutes still covers its hour); the
+    # comfortable ones are that many hours times the share of comfortable minutes.
+    hour = pd.Series(wide.index.get_level_values("bucket") // 3600, index=wide.index)
+    measured = hour.groupby(room).nunique().astype(float)
+    return pd.DataFrame({"comfort_h": ok.groupby(room).mean() * measured, "measured_h": measured})
 
 
 def _anomalies(conn: sa.Connection, home: HomeConfig, period: Period) -> pd.DataFrame:
@@ -264,16 +269,18 @@ def availability(conn: sa.Connection, home: str, period: Period) -> Availability
 
 
 def _online_pct(conn: sa.Connection, home: str, period: Period) -> pd.Series:
-    """Per device: the share of minutes with at least one reading, in percent, counted from the home's first
-    reading in the period (a demo started an hour ago is not 99 % unavailable) to its end or now."""
-    m = schema.readings_1m
+    """Per device: the share of hours with at least one reading, in percent, counted from the home's first hour
+    in the period (a demo started an hour ago is not 99 % unavailable) to the period's end or now.
+
+    Hours, not minutes: a device whose heartbeat is slower than a minute is still online all the time."""
+    h = schema.readings_1h
     end = min(period.end, time.time())
-    where = [m.c.home == home, m.c.bucket >= period.start, m.c.bucket < end]
-    first = conn.execute(sa.select(sa.func.min(m.c.bucket)).where(*where)).scalar()
-    minutes = conn.execute(sa.select(m.c.device, sa.func.count(sa.distinct(m.c.bucket))).where(*where).group_by(
-        m.c.device)).all()
-    span = max(1.0, (end - max(period.start, first or period.start)) / 60.0)
-    return pd.Series({d: min(100.0, 100.0 * n / span) for d, n in minutes}, name="online_pct", dtype=float)
+    where = [h.c.home == home, h.c.bucket >= period.start, h.c.bucket < end]
+    first = conn.execute(sa.select(sa.func.min(h.c.bucket)).where(*where)).scalar()
+    hours = conn.execute(sa.select(h.c.device, sa.func.count(sa.distinct(h.c.bucket))).where(*where).group_by(
+        h.c.device)).all()
+    span = max(1, math.ceil((end - (first if first is not None else period.start)) / 3600.0))
+    return pd.Series({d: min(100.0, 100.0 * n / span) for d, n in hours}, name="online_pct", dtype=float)
 
 
 def _gateway_losses(conn: sa.Connection, home: str, period: Period) -> tuple[int, int]:

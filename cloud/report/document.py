@@ -131,8 +131,9 @@ def availability(doc: Document, data: ReportData) -> None:
     if a.devices.empty:
         doc.para("No data-quality figures in this period.")
         return
-    doc.para("Online: share of the minutes, from the home's first reading in the period, with at least one reading. "
-             "Gaps count intervals longer than the device's reporting interval.", muted=True)
+    doc.para("Online: share of the hours, from the home's first reading in the period, in which the device reported "
+             "at least once. Gaps: silences longer than three heartbeats (from the ETL's data-quality table).",
+             muted=True)
     doc.grid(["Device", "Online", "Messages", "Readings", "Failed", "Gaps", "Longest gap", "Duplicates", "Late"], [
         [r.device, _num(r.online_pct, "{:.1f}%"), f"{r.messages:,}", f"{r.readings:,}", str(r.failed), f"{r.gaps:,}",
          f"{r.max_gap_s:,.0f} s", str(r.duplicates), str(r.late)] for r in a.devices.itertuples()],

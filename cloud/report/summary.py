@@ -102,6 +102,11 @@ def _alerts(alerts: pd.DataFrame) -> str:
     return f"{len(alerts)} alert(s) raised ({critical} critical){speed}, {len(alerts) - len(answered)} unanswered."
 
 
+def comfort_share(rooms: pd.DataFrame) -> pd.Series:
+    """Per room, the share of measured hours in the comfort band."""
+    return rooms["comfort_h"] / rooms["measured_h"]
+
+
 def climate_lines(c: Climate) -> list[str]:
     """Temperature extremes, comfort hours, anomalies."""
     if c.rooms.empty:
@@ -110,15 +115,23 @@ def climate_lines(c: Climate) -> list[str]:
     lines = [f"Temperatures ranged from {rooms['t_min'].min():.1f} °C ({rooms['t_min'].idxmin()}) to "
              f"{rooms['t_max'].max():.1f} °C ({rooms['t_max'].idxmax()})."]
     if rooms["measured_h"].fillna(0).sum() > 0:
-        share = rooms["comfort_h"] / rooms["measured_h"]
+        share = comfort_share(rooms)
+        if share.max() - share.min() < 0.0005:
+            lines.append(f"Every room was in the comfort band ({COMFORT_C[0]:g}-{COMFORT_C[1]:g} °C, "
+                         f"{COMFORT_RH[0]:g}-{COMFORT_RH[1]:g} % RH) for {pct(share.max())} of its measured hours.")
+            return [*lines, *_anomaly_lines(c)]
         lines.append(f"In the comfort band ({COMFORT_C[0]:g}-{COMFORT_C[1]:g} °C, {COMFORT_RH[0]:g}-"
                      f"{COMFORT_RH[1]:g} % RH) longest: {share.idxmax()} ({rooms.loc[share.idxmax(), 'comfort_h']:.1f} "
                      f"h, {pct(share.max())}); shortest: {share.idxmin()} ({pct(share.min())}).")
-    if len(c.anomalies):
-        worst = c.anomalies.groupby("room").size().sort_values(ascending=False)
-        lines.append(f"{len(c.anomalies)} anomalous reading(s) flagged, most in the {worst.index[0]} "
-                     f"({worst.iloc[0]}).")
-    return lines
+    return [*lines, *_anomaly_lines(c)]
+
+
+def _anomaly_lines(c: Climate) -> list[str]:
+    """How many readings were flagged, and where most of them were."""
+    if c.anomalies.empty:
+        return []
+    worst = c.anomalies.groupby("room").size().sort_values(ascending=False)
+    return [f"{len(c.anomalies)} anomalous reading(s) flagged, most in the {worst.index[0]} ({worst.iloc[0]})."]
 
 
 def availability_lines(a: Availability) -> list[str]:
@@ -126,8 +139,8 @@ def availability_lines(a: Availability) -> list[str]:
     if a.devices.empty:
         return []
     online = a.devices.set_index("device")["online_pct"].fillna(0.0)
-    spread = ("every one of them in every minute" if online.min() >= 99.95 else
-              f"in {online.mean():.1f}% of the period's minutes on average (lowest: {online.idxmin()} at "
+    spread = ("every one of them in every hour" if online.min() >= 99.95 else
+              f"in {online.mean():.1f}% of the hours on average (lowest: {online.idxmin()} at "
               f"{online.min():.1f}%)")
     return [f"{len(online)} devices reported, {spread}; {int(a.devices['duplicates'].sum())} duplicate(s) "
             f"removed, {a.lost} reading(s) recorded lost by the gateway, {a.dropped} dropped from a full outbox, "

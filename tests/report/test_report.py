@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from pypdf import PdfReader
 
-from cloud.report import build, data, period
+from cloud.report import build, data, period, summary
 from cloud.warehouse import schema
 from cloud.warehouse.db import make_engine, migrate, readonly_engine
 from dash_app import queries
@@ -212,3 +212,37 @@ def test_default_period_is_the_last_seven_days_in_the_homes_zone() -> None:
     day = period.Period(dt.date(2026, 3, 29), dt.date(2026, 3, 29), "Europe/Berlin")
     assert day.end - day.start == 23 * 3600
     assert period.choose("UTC", first=dt.date(2026, 1, 1), days=3).last == dt.date(2026, 1, 3)
+
+
+def test_comfort_hours_follow_the_samples_climate(warehouse: Warehouse, report_text: str) -> None:
+    """The sample keeps every room at 19.5-22.5 °C and 40-50 % RH: every measured hour is comfortable."""
+    rows = warehouse.sample.rows
+    climate = rows[rows["kind"].isin(["temperature", "humidity"])]
+    for kind, (low, high) in (("temperature", data.COMFORT_C), ("humidity", data.COMFORT_RH)):
+        values = climate.loc[climate["kind"] == kind, "value"]
+        assert values.between(low, high).all()
+    assert "Every room was in the comfort band (19-24 °C, 30-60 % RH) for 100.0% of its measured hours" in report_text
+    assert "27 devices reported, every one of them in every hour" in report_text
+
+
+def test_alert_response_times_are_counted_from_raise_to_acknowledgement(tmp_path: Path) -> None:
+    settings = load_settings(db_url=f"sqlite:///{tmp_path / 'w.db'}", var=tmp_path, env={})
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    chosen = period.Period(FIRST, FIRST, settings.home.home.timezone)
+    t = chosen.start + 3600.0
+    rows = [("a1", "raised", "critical", t), ("a1", "acknowledged", "critical", t + 42.0),
+            ("a1", "cleared", "critical", t + 300.0), ("a2", "triggered", "warning", t + 100.0)]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(schema.alerts), [
+            {"home": settings.home_id, "alert_id": a, "source": "gateway", "rule": "intrusion", "severity": sev,
+             "state": state, "ts": ts, "message": "door", "room": "hallway", "notified": False}
+            for a, state, sev, ts in rows])
+    with engine.connect() as conn:
+        alerts = data.security(conn, settings.home, chosen).alerts.set_index("alert_id")
+    engine.dispose()
+    assert alerts.loc["a1", "response_s"] == 42.0 and pd.isna(alerts.loc["a2", "response_s"])
+    assert alerts.loc["a1", "room"] == "Hallway"
+    assert summary.security_lines(data.Security(pd.DataFrame(columns=["kind", "room", "mode"]), pd.DataFrame(),
+                                                alerts.reset_index()))[-1] == (
+        "2 alert(s) raised (1 critical); median response 42 s, slowest 42 s, 1 unanswered.")
