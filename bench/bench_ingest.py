@@ -8,6 +8,7 @@ Run: `.venv/bin/python bench/bench_ingest.py [--readings N] [--no-pg]`. The publ
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import statistics
@@ -204,7 +205,9 @@ def main() -> None:
     parser.add_argument("--readings", type=int, default=400_000)
     parser.add_argument("--latency-rate", type=float, default=200.0, help="messages/s during the latency run")
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file as a flat JSON object")
     args = parser.parse_args()
+    figures: dict[str, float] = {"readings": args.readings}
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp, Mosquitto(Path(tmp) / "broker",
                                                                                config="cloud") as broker:
         folder = Path(tmp)
@@ -222,11 +225,15 @@ def main() -> None:
                         raise SystemExit(f"workers did not connect: see {folder}")
                     ready(engine, pub, "bench")
                     published, stored = throughput(pub, engine, "bench", args.readings)
+                    key = name.lower()
+                    figures[f"{key}_{n}w_readings_per_s"] = args.readings / stored
                     line = (f"  {name:<10} {n} worker{'s' if n > 1 else ' '}  {args.readings / stored:>9,.0f} "
                             f"readings/s stored  (published at {args.readings / published:,.0f}/s; {stored:.1f} s)")
                     if n == 1:
                         lat, sent = latency(pub, engine, "bench", args.latency_rate, 10.0)
                         p50, p95 = statistics.median(lat), statistics.quantiles(lat, n=20)[18]
+                        figures |= {f"{key}_publish_to_row_p50_ms": p50 * 1000, f"{key}_publish_to_row_p95_ms":
+                                    p95 * 1000, f"{key}_latency_sent": sent, f"{key}_latency_seen": len(lat)}
                         line += (f"\n  {name:<10} latency publish->row visible at {args.latency_rate:.0f} msg/s: "
                                  f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms ({len(lat)} of {sent} seen "
                                  f"within 60 s; {count(engine, 'lat') // PER_MESSAGE} stored by the end)")
@@ -240,6 +247,8 @@ def main() -> None:
                     conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
                 admin.dispose()
         pub.close()
+    if args.json:
+        args.json.write_text(json.dumps(figures))
 
 
 if __name__ == "__main__":
