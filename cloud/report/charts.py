@@ -77,7 +77,7 @@ def security(events: pd.DataFrame) -> bytes:
     for i, kind in enumerate(table.columns):
         ax.barh(table.index, table[kind], left=left, label=kind, color=palette[i % 5])
         left = left + table[kind]
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(fontsize=7, frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=len(table.columns))
     return _png(fig)
 
 

@@ -14,6 +14,7 @@ from cloud.report.pdf import Document
 from cloud.report.summary import kwh, pct
 
 Charts = dict[str, bytes]
+BREACHES_SHOWN = 15
 
 
 def _num(value: Any, fmt: str, empty: str = "—") -> str:
@@ -65,17 +66,20 @@ def energy(doc: Document, data: ReportData, charts: Charts) -> None:
              _num(r.week_over_week * 100 if pd.notna(r.week_over_week) else None, "{:+.0f}%"),
              _num(r.coverage_pct, "{:.0f}%")] for r in e.appliances.itertuples()]
     doc.heading("Per appliance", 2)
-    doc.grid(["Appliance", "kWh", "Share", f"Cost ({currency})", "Standby kWh", "On hours", "vs previous",
+    doc.grid(["Appliance", "kWh", "Share", f"Cost ({currency})", "Standby kWh", "On hours",
+              f"vs previous {data.period.days} d",
               "Complete"], rows, [52, 18, 16, 20, 22, 18, 20, 18])
     if "hourly" in charts:
         doc.picture(charts["hourly"])
     doc.heading(f"Above {e.threshold_w:,.0f} W (whole home, one-minute means)", 2)
     if e.breaches.empty:
         doc.para("Never for a whole minute.")
-    else:
-        doc.grid(["From", "Minutes", "Peak W"], [[_when(r.start, data.period.tz), str(r.minutes), f"{r.peak:,.0f}"]
-                                                 for r in e.breaches.sort_values("peak", ascending=False).head(15)
-                                                 .itertuples()], [60, 30, 30])
+        return
+    shown = e.breaches.sort_values(["minutes", "peak"], ascending=False).head(BREACHES_SHOWN).sort_values("start")
+    doc.grid(["From", "Minutes", "Peak W"], [[_when(r.start, data.period.tz), str(r.minutes), f"{r.peak:,.0f}"]
+                                             for r in shown.itertuples()], [60, 30, 30])
+    if len(e.breaches) > BREACHES_SHOWN:
+        doc.para(f"The {BREACHES_SHOWN} longest of {len(e.breaches)}, in time order.", muted=True)
 
 
 def security(doc: Document, data: ReportData, charts: Charts) -> None:

@@ -50,6 +50,8 @@ HEADLINES: tuple[Headline, ...] = (
     Headline("Uplink -> warehouse latency", "ingest", (
         _p("sqlite_publish_to_row_p50_ms", "p50 {:,.0f} ms", "SQLite"),
         _p("sqlite_publish_to_row_p95_ms", "p95 {:,.0f} ms", "SQLite"),
+        _p("sqlite_latency_seen", "{:,.0f} rows seen", "of those sent"),
+        _p("sqlite_latency_sent", "{:,.0f} sent"),
         _p("postgresql_publish_to_row_p50_ms", "p50 {:,.0f} ms", "PostgreSQL"))),
     Headline("Ingest rate", "ingest", (
         _p("sqlite_1w_readings_per_s", "{:,.0f} readings/s", "SQLite 1 worker"),

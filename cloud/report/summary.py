@@ -7,6 +7,8 @@ import pandas as pd
 from cloud.report.data import COMFORT_C, COMFORT_RH, Availability, Climate, Energy, ReportData, Security
 from cloud.warehouse.queries import UNTRACKED
 
+KIND_LABELS = {"contact": "door/window", "motion": "motion", "smoke": "smoke"}
+
 
 def kwh(value: float) -> str:
     """Energy as printed everywhere in the report, so a reader (or a test) finds the same figure twice."""
@@ -79,7 +81,8 @@ def security_lines(s: Security) -> list[str]:
     if s.events.empty:
         lines = ["No security events (doors, windows, motion, smoke) were recorded in this period."]
     else:
-        kinds = s.events.groupby("kind").size().sort_values(ascending=False)
+        kinds = s.events.groupby(s.events["kind"].map(lambda k: KIND_LABELS.get(k, k))).size().sort_values(
+            ascending=False)
         rooms = s.events.groupby(s.events["room"].fillna("unknown room")).size().sort_values(ascending=False)
         lines = [f"{len(s.events)} security events: " + ", ".join(f"{n} {k}" for k, n in kinds.items())
                  + f"; the busiest room was the {rooms.index[0]} ({rooms.iloc[0]})."]
