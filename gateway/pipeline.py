@@ -22,6 +22,7 @@ class Incoming:
     mid: int = 0
     qos: int = 0
     generation: int = 0  # which edge connection delivered it; acks never cross a reconnect
+    local: bool = False  # made by the gateway itself (an alert, a mode change): goes to the outbox as it is
 
 
 class TopicCache:

@@ -21,6 +21,7 @@ from gateway.forward import Forwarder
 from gateway.link import Backoff, Link
 from gateway.metrics import GatewayMetrics, HttpServer
 from gateway.pipeline import Incoming
+from gateway.rules.service import EdgeService
 from gateway.settings import GatewayConfig, gateway_config
 from gateway.store import OutboxReader, Store
 from gateway.writer import Depth, Writer
@@ -115,8 +116,10 @@ class Gateway:
         metrics_port: int | None = None,
         db_path: Path | None = None,
         clock: Callable[[], float] = time.time,
+        rules: bool = False,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.config = config = config or gateway_config(settings)
         self.db_path = db_path or database_path(settings)
         self.metrics = GatewayMetrics()
@@ -125,6 +128,7 @@ class Gateway:
         self.depth = Depth(self.store.count())
         wake = threading.Event()
         inbox: queue.SimpleQueue[Incoming | None] = queue.SimpleQueue()
+        self.inbox = inbox
         self.edge = EdgeIntake(settings, config, inbox, clock)
         self.writer = Writer(
             settings.home,
@@ -154,6 +158,14 @@ class Gateway:
         self._wire_gauges()
         port = config.metrics_port if metrics_port is None else metrics_port
         self.http = HttpServer(self.metrics, self.health, config.metrics_host, port) if config.metrics else None
+        # The edge rules subscribe on a connection of their own and act at once: an alert never waits for the
+        # outbox; it reaches the cloud through it (enqueue_local), kept whatever the outbox's size.
+        self.rules = EdgeService(settings, clock=clock, uplink=self.enqueue_local) if rules else None
+
+    def enqueue_local(self, channel: Channel, payload: bytes) -> None:
+        """Queue one of the gateway's own messages (alert, mode change) for `up/{home}/gateway/{channel}`."""
+        topic = topics.uplink(self.settings.home_id, GATEWAY, channel)
+        self.inbox.put(Incoming(topic, payload, self.clock(), local=True))
 
     def _wire_gauges(self) -> None:
         m = self.metrics
@@ -208,6 +220,8 @@ class Gateway:
         self.forwarder.start()
         self.cloud.start()
         self.edge.link.start()
+        if self.rules:
+            self.rules.start()
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
         """Wait until the edge subscriptions are in place (tests and the demo start publishing after this)."""
@@ -215,6 +229,8 @@ class Gateway:
 
     def close(self) -> None:
         """Drain: stop intake, commit and ack what was received, wait for uplink PUBACKs, then disconnect."""
+        if self.rules:
+            self.rules.stop()
         self.edge.open = False
         self.writer.stop()
         left = self.forwarder.stop(self.config.drain_timeout_s)
@@ -259,7 +275,7 @@ def run(
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
     notifier = sdnotify.SystemdNotifier()
-    with Gateway(settings, config, metrics_port=metrics_port, db_path=db_path) as gateway:
+    with Gateway(settings, config, metrics_port=metrics_port, db_path=db_path, rules=config.rules) as gateway:
         notifier.notify("READY=1")
         interval = _watchdog_interval()
         while not stop.wait(min(interval, 1.0)):

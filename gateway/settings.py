@@ -34,6 +34,7 @@ class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     metrics_host: str = "127.0.0.1"
     metrics_port: Port = 9108  # 0: any free port
     metrics: bool = True
+    rules: bool = True  # run the edge rules, alarm, buzzer and HTTP/CoAP intake ([alarm], [[rules]]) in-process
     session_expiry_s: Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)] = 14 * 86400
     keepalive_s: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
     backoff_min_s: Seconds = 0.5

@@ -179,6 +179,9 @@ class Writer:
 
     def _handle(self, message: Incoming, batch: Batch) -> None:
         """One message through the pipeline: a stored row, a repeat, a status change or a rejection."""
+        if message.local:  # the gateway's own alerts and events: kept whatever the outbox's size (keep=1)
+            batch.rows.append((message.topic, message.payload, 1, 0, message.received_at))
+            return
         try:
             topic = self.topics.parse(message.topic)
             if topic.channel is Channel.STATUS:
