@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -210,12 +211,7 @@ def run_one(bench: Bench, *, quick: bool, timeout_s: float) -> dict[str, Any]:
         json_path = Path(tmp) / "figures.json" if bench.takes_json() else None
         command = bench.command(quick, json_path)
         started = time.monotonic()
-        try:
-            proc = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout_s,
-                                  check=False, env={**os.environ, **bench.env})
-            out, err, code = proc.stdout, proc.stderr, proc.returncode
-        except subprocess.TimeoutExpired as exc:
-            out, err, code = _text(exc.stdout), _text(exc.stderr) + f"\ntimed out after {timeout_s:.0f} s", -1
+        out, err, code = _run(command, timeout_s, {**os.environ, **bench.env})
         figures = bench.parse(out)
         if json_path is not None and json_path.exists():
             figures.update(json.loads(json_path.read_text()))
@@ -228,9 +224,17 @@ def run_one(bench: Bench, *, quick: bool, timeout_s: float) -> dict[str, Any]:
     return entry
 
 
-def _text(data: bytes | str | None) -> str:
-    """Captured output of a timed-out child as text."""
-    return data.decode(errors="replace") if isinstance(data, bytes) else data or ""
+def _run(command: list[str], timeout_s: float, env: dict[str, str]) -> tuple[str, str, int]:
+    """Run a script in its own process group; on timeout the whole group (its brokers, services) is killed."""
+    with subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                          start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            return out, err + f"\ntimed out after {timeout_s:.0f} s", -1
+    return out, err, proc.returncode
 
 
 def load_results(path: Path) -> dict[str, Any]:

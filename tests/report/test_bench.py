@@ -46,3 +46,12 @@ def test_dash_home_page_callbacks_have_a_name() -> None:
                          "  /energy    heaviest: live 170.8 ms (max 276.9 ms) ok\n")
     assert figures == {"callback_home_ms": 59.9, "callback_home_max_ms": 65.3, "callback_energy_ms": 170.8,
                        "callback_energy_max_ms": 276.9}
+
+
+def test_a_bench_past_its_timeout_is_stopped_and_recorded(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = CliRunner().invoke(bench, ["alerts", "--timeout", "1", "--out", str(out)], obj=Context(env={}))
+    assert done.exit_code == 1
+    assert "no figures or a failure from: alerts" in done.output
+    entry = load(out)["benches"]["alerts"]
+    assert entry["returncode"] == -1 and entry["error"] == "timed out after 1 s" and entry["figures"] == {}
