@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +32,8 @@ class Warehouse:
     settings: Settings
     args: tuple[str, ...]
     sample: Sample
+    log: Path  # the sample as a Parquet log, and the gateway's mode events as JSON lines
+    events: Path
 
 
 @pytest.fixture(scope="module")
@@ -47,4 +50,4 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     args = ("--config", str(config), "--db-url", settings.db_url, "--var", str(settings.var))
     out = iotpipe(*args, "etl", "--from", str(log), "--events", str(events), "--no-progress")
     assert out.returncode == 0, out.stderr
-    return Warehouse(settings, args, smp)
+    return Warehouse(settings, args, smp, log, events)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from pypdf import PdfReader
 
+from cloud.etl.run import run as run_etl
 from cloud.report import build, data, period, summary
 from cloud.warehouse import schema
 from cloud.warehouse.db import make_engine, migrate, readonly_engine
@@ -23,6 +24,7 @@ from iotpipe.context import Context
 from iotpipe.report_cmd import report
 from protocol import SECURITY_KINDS
 from protocol.settings import load_settings
+from tests.cloud.conftest import pg_schema
 from tests.report.conftest import DAYS, START, Warehouse, iotpipe
 
 FIRST = dt.date.fromisoformat(START)
@@ -246,3 +248,15 @@ def test_alert_response_times_are_counted_from_raise_to_acknowledgement(tmp_path
     assert summary.security_lines(data.Security(pd.DataFrame(columns=["kind", "room", "mode"]), pd.DataFrame(),
                                                 alerts.reset_index()))[-1] == (
         "2 alert(s) raised (1 critical); median response 42 s, slowest 42 s, 1 unanswered.")
+
+
+@pytest.mark.postgres
+def test_report_reads_a_postgresql_warehouse(warehouse: Warehouse, pg_url: str, tmp_path: Path) -> None:
+    with pg_schema(pg_url) as url:
+        settings = load_settings(warehouse.settings.config_path, db_url=url, var=tmp_path, env={})
+        run_etl(settings, source=warehouse.log, events=warehouse.events, progress=False)
+        build.build(settings, period.Period(FIRST, LAST, settings.home.home.timezone), tmp_path / "r.pdf",
+                    progress=False)
+    text = pdf_text(tmp_path / "r.pdf")
+    assert f"The home used {true_total_kwh(warehouse):,.2f} kWh" in text
+    assert f"{true_security_events(warehouse)} security events" in text
