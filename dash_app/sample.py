@@ -89,8 +89,9 @@ def series(home: HomeConfig, device: Device, kind: str, t: np.ndarray) -> np.nda
         watts = power(device, t, tz)
     else:
         watts = np.zeros(len(t))
+    on_above = min(STANDBY_W, (device.rated_power_w or 100.0) / 2)  # a 12 W lamp that is on is on
     values = {
-        "power": watts, "switch": (watts > STANDBY_W).astype(float), "voltage": np.full(len(t), 231.0),
+        "power": watts, "switch": (watts > on_above).astype(float), "voltage": np.full(len(t), 231.0),
         "current": np.round(watts / 231.0, 2), "energy": np.round(np.cumsum(watts) * RAW_STEP_S / 3.6e6 + 100.0, 3),
         "motion": ((t // 60) % 11 == 0).astype(float), "contact": ((t // 60) % 47 == 0).astype(float),
         "smoke": np.zeros(len(t)),
