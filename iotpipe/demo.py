@@ -20,7 +20,6 @@ from iotpipe.context import Context, pass_context
 from protocol.settings import REPO_ROOT
 
 PROCFILE = REPO_ROOT / "deploy" / "demo.procfile"
-DASH_URL = "http://127.0.0.1:8050"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +104,14 @@ def _broker(name: str, given: str | None, var: Path, preferred: int) -> tuple[st
 @click.option("--interval", default=5.0, show_default=True, help="simulated devices report at least this often (s)")
 @click.option("--speed", default=1.0, show_default=True, help="simulated time runs this many times faster")
 @click.option("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+@click.option("--dash-port", default=8050, show_default=True, help="the dashboard's port on 127.0.0.1")
 @click.option("--procfile", type=click.Path(exists=True, path_type=Path), default=PROCFILE, show_default=True)
 @pass_context
-def demo(ctx: Context, interval: float, speed: float, duration: float | None, procfile: Path) -> None:
+def demo(ctx: Context, /, *, interval: float, speed: float, duration: float | None, dash_port: int,
+         procfile: Path) -> None:
     """Run the whole pipeline on this machine: brokers, simulator, gateway, cloud, dashboard."""
     settings = ctx.settings
-    entries = read_procfile(procfile, interval=interval, speed=speed)
+    entries = read_procfile(procfile, interval=interval, speed=speed, dash_port=dash_port)
     var = settings.var.resolve()
     brokers: list[Mosquitto] = []
     supervisor: Supervisor | None = None
@@ -123,7 +124,8 @@ def demo(ctx: Context, interval: float, speed: float, duration: float | None, pr
         env = {**os.environ, "IOTPIPE_EDGE_URL": edge_url, "IOTPIPE_CLOUD_URL": cloud_url,
                "IOTPIPE_DB_URL": settings.db_url, "IOTPIPE_VAR": str(var),
                "IOTPIPE_HOME_CONFIG": str(settings.config_path.resolve()), "PYTHONUNBUFFERED": "1"}
-        _banner(settings.home_id, edge_url, cloud_url, settings.db_url, procfile)
+        _banner(settings.home_id, edge_url=edge_url, cloud_url=cloud_url, db_url=settings.db_url, procfile=procfile,
+                dash_url=f"http://127.0.0.1:{dash_port}")
         supervisor = Supervisor(env)
         width = max(len(e.name) for e in entries)
         for entry in entries:
@@ -138,7 +140,7 @@ def demo(ctx: Context, interval: float, speed: float, duration: float | None, pr
             server.stop()
 
 
-def _banner(home: str, edge_url: str, cloud_url: str, db_url: str, procfile: Path) -> None:
+def _banner(home: str, *, edge_url: str, cloud_url: str, db_url: str, procfile: Path, dash_url: str) -> None:
     """Tell the user where everything is."""
     port = edge_url.rsplit(":", 1)[-1]
     click.echo(
@@ -146,7 +148,7 @@ def _banner(home: str, edge_url: str, cloud_url: str, db_url: str, procfile: Pat
         f"  edge broker:  {edge_url}   watch it: mosquitto_sub -h 127.0.0.1 -p {port} -v -t 'iot/#'\n"
         f"  cloud broker: {cloud_url}\n"
         f"  warehouse:    {db_url}\n"
-        f"  dashboard:    {DASH_URL}\n"
+        f"  dashboard:    {dash_url}\n"
         f"  services from {procfile}; Ctrl-C stops everything\n"
     )
 

@@ -39,9 +39,10 @@ def simulate() -> None:
 @click.option("--ledger", type=click.Path(path_type=Path), help="append every generated key to this CSV file")
 @click.option("--faults", default=None,
               help='rates, e.g. "duplicate=0.01,reorder=0.01,malformed=0.001,late=0.01,dropout=0.001"')
+@click.option("--exclude", multiple=True, help="a device played by something else (e.g. a firmware node)")
 @pass_context
-def live(ctx: Context, /, *, seed: int | None, intruder: bool, interval: float,
-         speed: float, homes: int, ledger: Path | None, faults: str | None) -> None:
+def live(ctx: Context, /, *, seed: int | None, intruder: bool, interval: float, speed: float, homes: int,
+         ledger: Path | None, faults: str | None, exclude: tuple[str, ...]) -> None:
     """Run the home's devices as MQTT clients until interrupted (SIGINT/SIGTERM)."""
     settings = ctx.settings
     parsed = Faults.parse(faults)
@@ -50,7 +51,7 @@ def live(ctx: Context, /, *, seed: int | None, intruder: bool, interval: float,
         signal.signal(sig, lambda *_: stop.set())
     try:
         stats = run_live(settings, interval=interval, speed=speed, homes=homes, ledger=ledger, faults=parsed,
-                         stop=stop, seed=seed, intruder=intruder)
+                         stop=stop, seed=seed, intruder=intruder, exclude=frozenset(exclude))
     except SimulatorError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"generated={stats.generated} published={stats.published} resent={stats.resent} "

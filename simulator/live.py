@@ -179,10 +179,13 @@ def _home_ids(base: str, homes: int) -> list[str]:
 
 
 def build(settings: Settings, *, interval: float, speed: float, homes: int, seed: int | None, faults: Faults,
-          intruder: bool, ledger: Ledger | None, loop: Loop) -> list[LiveHome]:
-    """Create the homes and their devices (not yet connected)."""
+          intruder: bool, ledger: Ledger | None, loop: Loop, exclude: frozenset[str] = frozenset()) -> list[LiveHome]:
+    """Create the homes and their devices (not yet connected); `exclude` names devices played by others."""
     if interval <= 0 or speed <= 0:
         raise ConfigError(f"--interval and --speed must be positive, got {interval} and {speed}")
+    unknown = sorted(d for d in exclude if settings.home.device(d) is None)
+    if unknown:
+        raise ConfigError(f"--exclude: {', '.join(unknown)} not in {settings.config_path}")
     section = simulator_section(settings.home, str(settings.config_path))
     base_seed = section.seed if seed is None else seed
     shared = Shared(settings.edge_url, section.fw, interval, section.outbox_size, section.resend_timeout_s, faults,
@@ -194,7 +197,7 @@ def build(settings: Settings, *, interval: float, speed: float, homes: int, seed
         live = LiveHome(settings.home, home, number, seed=base_seed + number, step=step, sim_start=sim_start,
                         intruder=intruder, base_load_w=section.base_load_w)
         live.devices = [LiveDevice(d, home, d.id if homes == 1 else f"{home}-{d.id}", shared)
-                        for d in settings.home.devices]
+                        for d in settings.home.devices if d.id not in exclude]
         result.append(live)
     loop.total = sum(len(h.devices) for h in result)
     return result
@@ -202,7 +205,8 @@ def build(settings: Settings, *, interval: float, speed: float, homes: int, seed
 
 def run_live(settings: Settings, *, interval: float = 5.0, speed: float = 1.0, homes: int = 1,
              ledger: Path | None = None, faults: Faults | None = None, stop: threading.Event,
-             seed: int | None = None, intruder: bool = False, stats: LiveStats | None = None) -> LiveStats:
+             seed: int | None = None, intruder: bool = False, stats: LiveStats | None = None,
+             exclude: frozenset[str] = frozenset()) -> LiveStats:
     """Run the live simulator until `stop` is set; returns (and fills `stats` with) what it did.
 
     Every device of `homes` copies of the home is its own MQTT client (client id = device id, or `{home}-{device}`
@@ -220,7 +224,7 @@ def run_live(settings: Settings, *, interval: float = 5.0, speed: float = 1.0, h
         raise ConfigError(f"--ledger {ledger}: cannot open ({exc.strerror})") from exc
     try:
         homes_ = build(settings, interval=interval, speed=speed, homes=homes, seed=seed, faults=faults or Faults(),
-                       intruder=intruder, ledger=Ledger(stream) if stream else None, loop=loop)
+                       intruder=intruder, ledger=Ledger(stream) if stream else None, loop=loop, exclude=exclude)
         try:
             _connect_all(homes_, settings)
             # Thousands of long-lived client objects would make every full collection a pause of many ticks.

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import pytest
 
 import protocol
 import protocol.config
+from iotpipe.broker import free_port
 from protocol import decode_status
 from protocol.settings import EXAMPLE_CONFIG
 from tests.support import Recorder, wait_for
@@ -27,12 +30,16 @@ class Demo:
     def __init__(self, var: Path) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("IOTPIPE_")}
         env["IOTPIPE_VAR"] = str(var)
+        self.var = var
+        self.dash_port = free_port()
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "iotpipe", "demo", "--interval", "1", "--duration", "170"],
+            [sys.executable, "-m", "iotpipe", "demo", "--interval", "1", "--duration", "170",
+             "--dash-port", str(self.dash_port)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -61,10 +68,14 @@ class Demo:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGINT)
         try:
-            return self.proc.wait(30)
+            code = self.proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
-            return self.proc.wait()
+            code = self.proc.wait()
+        self.reader.join(10)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        return code
 
 
 @pytest.fixture
@@ -91,4 +102,34 @@ def test_demo_publishes_every_kind_and_status_of_every_device(demo: Demo) -> Non
     statuses = {t.split("/")[2] for t, p, _ in rec.messages if t.endswith("/status") and decode_status(p).online}
     assert devices <= statuses
     rec.close()
+    warehouse = demo.var / "warehouse.db"
+    demo.wait(lambda: stored_devices(warehouse) >= devices, 60, "every device's readings in the warehouse")
+    demo.wait(lambda: etl_runs(warehouse) >= 1, 90, "a periodic ETL run")
+    demo.wait(lambda: dashboard_answers(demo.dash_port), 60, "the dashboard to answer")
     assert demo.stop() in (0, 130), "".join(demo.lines[-30:])
+
+
+def stored_devices(warehouse: Path) -> set[str]:
+    """Devices with readings in the demo's warehouse (read-only; it may not exist yet)."""
+    if not warehouse.exists():
+        return set()
+    with sqlite3.connect(f"file:{warehouse}?mode=ro", uri=True) as conn:
+        try:
+            return {d for (d,) in conn.execute("SELECT DISTINCT device FROM readings")}
+        except sqlite3.OperationalError:  # not migrated yet
+            return set()
+
+
+def etl_runs(warehouse: Path) -> int:
+    """Finished ETL runs recorded in the warehouse."""
+    with sqlite3.connect(f"file:{warehouse}?mode=ro", uri=True) as conn:
+        return int(conn.execute("SELECT count(*) FROM etl_runs WHERE finished_at IS NOT NULL").fetchone()[0])
+
+
+def dashboard_answers(port: int) -> bool:
+    """True when the dashboard serves its page."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+            return response.status == 200 and b"react-entry-point" in response.read()
+    except OSError:
+        return False
