@@ -144,6 +144,19 @@ def parse_dash(out: str) -> Figures:
     return figures
 
 
+def parse_e2e(out: str) -> Figures:
+    """Device -> warehouse latency percentiles, missing seqs and messages stored twice."""
+    figures: Figures = {}
+    if m := re.search(rf"device -> warehouse: p50 {NUMBER} ms\s+p95 {NUMBER} ms\s+p99 {NUMBER} ms\s+max {NUMBER} ms",
+                      out):
+        figures.update(e2e_p50_ms=_num(m[1]), e2e_p95_ms=_num(m[2]), e2e_p99_ms=_num(m[3]), e2e_max_ms=_num(m[4]))
+    if m := re.search(rf"missing seqs .*?: {NUMBER}; messages stored twice: {NUMBER}", out):
+        figures.update(missing_seqs=_num(m[1]), duplicate_messages=_num(m[2]))
+    for name, mib in re.findall(rf"(\w+) {NUMBER} MiB", out.split("peak RSS:", 1)[-1] if "peak RSS:" in out else ""):
+        figures[f"{name}_rss_peak_mib"] = _num(mib)
+    return figures
+
+
 @dataclass(frozen=True)
 class Bench:
     """One benchmark script: how to run it in full and in quick form, and how to read what it prints."""
@@ -180,6 +193,7 @@ BENCHES: dict[str, Bench] = {b.name: b for b in (
     Bench("ingest", "bench_ingest.py", parse_ingest, ("--readings", "20000", "--no-pg")),
     Bench("etl", "bench_etl.py", parse_etl, ("--readings", "50000",)),
     Bench("dash", "bench_dash.py", parse_dash, ("--raw-hours", "1", "--runs", "2")),
+    Bench("e2e", "bench_e2e.py", parse_e2e, ("--seconds", "20")),
 )}
 
 
@@ -191,7 +205,7 @@ def machine() -> dict[str, Any]:
     mem = re.search(r"^MemTotal:\s+(\d+) kB", meminfo, re.M)
     return {"cpu": model[1].strip() if model else platform.processor() or platform.machine(),
             "cores": os.cpu_count(), "memory_gib": round(int(mem[1]) / 2**20, 1) if mem else None,
-            "os": platform.platform(), "hostname": platform.node()}
+            "os": platform.platform()}
 
 
 def versions() -> dict[str, str]:

@@ -47,6 +47,11 @@ HEADLINES: tuple[Headline, ...] = (
     Headline("Alert latency", "alerts", (
         _p("alert_p50_ms", "p50 {:.1f} ms"), _p("alert_p99_ms", "p99 {:.1f} ms"),
         _p("buzzer_p50_ms", "p50 {:.1f} ms", "buzzer"), _p("buzzer_p99_ms", "p99 {:.1f} ms", "buzzer"))),
+    Headline("Device -> warehouse latency", "e2e", (
+        _p("e2e_p50_ms", "p50 {:,.0f} ms"), _p("e2e_p95_ms", "p95 {:,.0f} ms"), _p("e2e_p99_ms", "p99 {:,.0f} ms"),
+        _p("messages", "{:,.0f} messages", "over"))),
+    Headline("Loss / duplicates end to end", "e2e", (
+        _p("missing_seqs", "{:,.0f} readings missing"), _p("duplicate_messages", "{:,.0f} stored twice"))),
     Headline("Uplink -> warehouse latency", "ingest", (
         _p("sqlite_publish_to_row_p50_ms", "p50 {:,.0f} ms", "SQLite"),
         _p("sqlite_publish_to_row_p95_ms", "p95 {:,.0f} ms", "SQLite"),
@@ -69,6 +74,9 @@ HEADLINES: tuple[Headline, ...] = (
         _p("gateway_rss_peak_mib", "{:.0f} MiB", "gateway peak"), _p("gateway_rss_after_1h_mib", "{:.0f} MiB",
                                                                        "after 1 h"),
         _p("node_red_rss_peak_mib", "{:.0f} MiB", "Node-RED peak"))),
+    Headline("Memory", "e2e", (_p("ingest_rss_peak_mib", "{:.0f} MiB", "ingest worker peak"),
+                               _p("simulator_rss_peak_mib", "{:.0f} MiB", "simulator peak"),
+                               _p("gateway_rss_peak_mib", "{:.0f} MiB", "gateway peak (live)"))),
     Headline("Memory", "dash", (_p("server_rss_peak_mib", "{:.0f} MiB", "dashboard peak"),)),
     Headline("Memory", "etl", (_p("whole_etl_peak_mib", "{:.0f} MiB", "ETL peak"),
                                _p("transform_duckdb_peak_mib", "{:.0f} MiB", "DuckDB peak"))),
