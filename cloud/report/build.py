@@ -18,7 +18,7 @@ from cloud.report.data import DEFAULT_THRESHOLD_W, ReportData, gather
 from cloud.report.errors import ReportInputError
 from cloud.report.pdf import Document
 from cloud.report.period import Period
-from cloud.report.summary import summary
+from cloud.report.summary import performance_lines, summary
 from cloud.warehouse.db import readonly_engine
 from protocol.config import HomeConfig, section
 from protocol.settings import Settings
@@ -97,7 +97,8 @@ def render(engine: sa.Engine, home: HomeConfig, period: Period, *, bench: dict[s
         drawn = draw(data) if not data.empty else {}
         bar.update(1)
         bar.set_postfix_str(STEPS[2])
-        lines = summary(data, standby_w) if not data.empty else [f"No data for {period.label()}."]
+        lines = summary(data, standby_w) if not data.empty else [f"No data for {period.label()}.",
+                                                                  *performance_lines(data.bench)]
         doc = lay_out(data, drawn, lines, now())
         bar.update(1)
         bar.set_postfix_str(STEPS[3])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from cloud.report.data import COMFORT_C, COMFORT_RH, Availability, Climate, Energy, ReportData, Security
@@ -150,8 +152,30 @@ def availability_lines(a: Availability) -> list[str]:
             f"{a.rejected} message(s) rejected."]
 
 
+PERFORMANCE = (  # (bench, figure, how it reads in a sentence)
+    ("gateway", "gateway_delivered_per_s", "the gateway moved {:,.0f} msg/s"),
+    ("gateway", "node_red_delivered_per_s", "Node-RED {:,.0f} msg/s"),
+    ("alerts", "alert_p99_ms", "edge alerts took {:.1f} ms at p99"),
+    ("e2e", "e2e_p50_ms", "a reading reached the warehouse in {:,.0f} ms (p50)"),
+    ("e2e", "missing_seqs", "{:,.0f} reading(s) went missing end to end"),
+    ("etl", "whole_etl_rows_per_s", "the ETL ran at {:,.0f} rows/s"),
+)
+
+
+def performance_lines(bench: dict[str, Any]) -> list[str]:
+    """One sentence from the latest bench results, naming their date and whether they were quick runs."""
+    benches = bench.get("benches", {})
+    parts = [text.format(benches[name]["figures"][key]) for name, key, text in PERFORMANCE
+             if benches.get(name, {}).get("figures", {}).get(key) is not None]
+    if not parts:
+        return []
+    quick = any(entry.get("quick") for entry in benches.values())
+    when = str(bench.get("date", "?"))[:10]
+    return [f"Latest benchmarks ({when}{', quick runs' if quick else ''}): " + "; ".join(parts) + "."]
+
+
 def summary(data: ReportData, standby_w: float) -> list[str]:
     """Every sentence of the summary, in the order of the report's sections."""
     currency = data.home.home.currency
     return [*energy_lines(data.energy, data.period.days, currency, standby_w), *security_lines(data.security),
-            *climate_lines(data.climate), *availability_lines(data.availability)]
+            *climate_lines(data.climate), *availability_lines(data.availability), *performance_lines(data.bench)]

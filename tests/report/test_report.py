@@ -149,8 +149,9 @@ def test_readings_the_etl_has_not_seen_give_a_no_data_report_that_says_so(tmp_pa
 
 def test_bench_results_appear_in_the_performance_section(warehouse: Warehouse, tmp_path: Path) -> None:
     results = tmp_path / "results.json"
-    results.write_text(json.dumps({"benches": {"alerts": {"date": "2026-11-30T05:00:00+00:00", "quick": True,
-                                                          "figures": {"alert_p50_ms": 1.234, "alert_p99_ms": 9.87}}},
+    alerts = {"date": "2026-11-30T05:00:00+00:00", "quick": True,
+              "figures": {"alert_p50_ms": 1.234, "alert_p99_ms": 9.87}}
+    results.write_text(json.dumps({"date": "2026-11-30T05:00:00+00:00", "benches": {"alerts": alerts},
                                    "machine": {"cpu": "Test CPU", "cores": 2, "memory_gib": 4.0},
                                    "versions": {"python": "3.11"}}))
     out = tmp_path / "bench.pdf"
@@ -160,6 +161,7 @@ def test_bench_results_appear_in_the_performance_section(warehouse: Warehouse, t
     assert built.pages >= 3
     assert "Alert latency p50 1.2 ms; p99 9.9 ms" in text and "alerts, 2026-11-30 (quick)" in text
     assert "Test CPU, 2 cores" in text and "Gateway throughput not measured" in text
+    assert "Latest benchmarks (2026-11-30, quick runs): edge alerts took 9.9 ms at p99." in text
 
 
 def run_report(w: Warehouse | None, *args: str) -> Result:
