@@ -53,6 +53,7 @@ def no_data(doc: Document, data: ReportData) -> None:
 def energy(doc: Document, data: ReportData, charts: Charts) -> None:
     """Consumption per day and appliance, hogs, standby, peak hours, threshold breaches."""
     e, currency = data.energy, data.home.home.currency
+    doc.add_page()  # the first page is the summary's alone
     doc.heading("Energy")
     doc.para(f"Total {kwh(e.total_kwh)}, {e.total_cost:,.2f} {currency}; standby {kwh(e.standby_kwh)}. Daily figures "
              "come from the ETL's energy_daily table; the per-appliance table is the dashboard's hogs table for the "
