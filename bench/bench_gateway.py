@@ -430,6 +430,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-node-red", action="store_true")
     parser.add_argument("--skip-gateway", action="store_true", help="only Node-RED")
     parser.add_argument("--profile", type=Path, help="py-spy the gateway's main run into this collapsed-stack file")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file as a flat JSON object")
     args = parser.parse_args(argv)
     print(
         f"bench_gateway: {args.messages} QoS 1 messages from {args.devices} devices, {os.cpu_count()} cores, "
@@ -463,6 +464,21 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             edge.stop()
             cloud.stop()
+    if args.json:
+        args.json.write_text(json.dumps(figures(runs)))
+
+
+def figures(runs: list[Run]) -> dict[str, float]:
+    """The runs' figures as a flat dict (`iotpipe bench` collects them): per run rate, loss, repeats, CPU, RSS."""
+    out: dict[str, float] = {}
+    for r in runs:
+        key = "gateway" if r.name == "gateway" else r.name.replace("-", "_")
+        out |= {f"{key}_delivered_per_s": r.received / r.delivered_s, f"{key}_lost": r.sent - r.received,
+                f"{key}_repeats": r.repeats, f"{key}_cpu_us_per_msg": r.cpu_s / r.sent * 1e6,
+                f"{key}_rss_peak_mib": r.rss_peak_mib}
+        if r.name == "gw-1h":
+            out["gateway_rss_after_1h_mib"] = r.rss_end_mib
+    return out
 
 
 def bench_gateway(
