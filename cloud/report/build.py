@@ -55,8 +55,8 @@ def read(engine: sa.Engine, home: HomeConfig, period: Period, url: str) -> Repor
 def draw(data: ReportData) -> dict[str, bytes]:
     """Every chart the figures allow."""
     e, out = data.energy, {}
-    if len(e.daily) > 1:
-        out["daily"] = charts.daily(e.daily)
+    if len(e.daily) > 1 and len(e.by_day):
+        out["daily"] = charts.daily(e.by_day)
     if len(e.appliances):
         out["appliances"] = charts.appliances(e.appliances)
     if len(e.hourly):

@@ -15,6 +15,7 @@ DPI = 150
 ACCENT = "#2f6db5"
 WARN = "#c0392b"
 MUTED = "#9aa5b1"
+PALETTE = [ACCENT, "#e6a23c", "#27ae60", WARN, "#8e44ad", "#16a085", MUTED]
 
 
 def _png(fig: Figure) -> bytes:
@@ -48,12 +49,20 @@ def appliances(table: pd.DataFrame, top: int = 10) -> bytes:
     return _png(fig)
 
 
-def daily(days: pd.DataFrame) -> bytes:
-    """Home consumption per day."""
-    fig, ax = _axes("Home consumption per day (kWh)")
-    labels = [f"{pd.Timestamp(d):%a %d %b}" for d in days["day"]]
-    ax.bar(labels, days["kwh"], color=ACCENT)
+def daily(by_day: pd.DataFrame, top: int = 6) -> bytes:
+    """Consumption per day, stacked per appliance: the `top` largest over the period, the rest as "other"."""
+    largest = by_day.groupby("appliance")["kwh"].sum().nlargest(top).index
+    named = by_day.assign(appliance=by_day["appliance"].where(by_day["appliance"].isin(largest), "other"))
+    table = named.pivot_table(index="day", columns="appliance", values="kwh", aggfunc="sum", fill_value=0.0)
+    table = table[[c for c in [*largest, "other"] if c in table.columns]]
+    fig, ax = _axes("Consumption per day and appliance (kWh)")
+    labels = [f"{pd.Timestamp(d):%a %d %b}" for d in table.index]
+    bottom = pd.Series(0.0, index=table.index)
+    for i, name in enumerate(table.columns):
+        ax.bar(labels, table[name], bottom=bottom, label=name, color=PALETTE[i % len(PALETTE)])
+        bottom = bottom + table[name]
     ax.tick_params(axis="x", labelrotation=45 if len(labels) > 7 else 0)
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _png(fig)
 
 
@@ -73,9 +82,8 @@ def security(events: pd.DataFrame) -> bytes:
         index="room", columns="kind", values="t", aggfunc="count", fill_value=0)
     fig, ax = _axes("Security events per room and kind", (7.2, 0.35 * len(table) + 1.2))
     left = pd.Series(0, index=table.index)
-    palette = [ACCENT, WARN, "#e6a23c", "#27ae60", MUTED]
     for i, kind in enumerate(table.columns):
-        ax.barh(table.index, table[kind], left=left, label=kind, color=palette[i % 5])
+        ax.barh(table.index, table[kind], left=left, label=kind, color=PALETTE[i % len(PALETTE)])
         left = left + table[kind]
     ax.legend(fontsize=7, frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=len(table.columns))
     return _png(fig)

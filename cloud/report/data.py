@@ -37,6 +37,7 @@ class Energy:
     total_cost: float = 0.0
     standby_kwh: float = 0.0
     metered: bool = False
+    by_day: pd.DataFrame = field(default_factory=pd.DataFrame)  # day, appliance, kwh (appliances and untracked)
 
 
 @dataclass
@@ -127,6 +128,8 @@ def energy(conn: sa.Connection, home: HomeConfig, period: Period, threshold_w: f
         out.total_kwh, out.total_cost = float(daily["kwh"].sum()), float(daily["cost"].sum())
         out.standby_kwh, out.metered = float(parts["standby_kwh"].sum()), bool(current["is_meter"].any())
         out.hog_ready = bool(current["p95_28d"].notna().any())
+        out.by_day = current.loc[~current["is_meter"].astype(bool)].groupby(["day", "appliance"], as_index=False)[
+            "kwh"].sum()
     return out
 
 
