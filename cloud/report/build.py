@@ -107,6 +107,16 @@ def render(engine: sa.Engine, home: HomeConfig, period: Period, *, bench: dict[s
     return pdf, Report(doc.pages_count, data.empty, tuple(lines))
 
 
+def render_url(url: str, home: HomeConfig, period: Period, bench: dict[str, Any], now: float) -> tuple[bytes, Report]:
+    """`render` through a fresh engine for `url`: what a child process runs for the dashboard, so matplotlib and
+    fpdf2 (~60 MiB, more while drawing) never enter the lean dashboard server."""
+    engine = sa.create_engine(url)
+    try:
+        return render(engine, home, period, bench=bench, url=url, now=lambda: now)
+    finally:
+        engine.dispose()
+
+
 def build(settings: Settings, period: Period, out: Path, *, bench: Path | None = None, progress: bool = True,
           engine: sa.Engine | None = None, now: Callable[[], float] = time.time) -> Report:
     """Build the report for `period` into the file `out` (bench results from the file `bench` when given)."""

@@ -19,7 +19,7 @@ from protocol.config import DeviceType, HomeConfig, Opening
 COMFORT_C = (19.0, 24.0)  # a common indoor comfort band (EN 16798-1 category II, heating season: 20-24 °C)
 COMFORT_RH = (30.0, 60.0)
 DEFAULT_THRESHOLD_W = 3000.0  # the dashboard's default `consumption_threshold_w`
-RESPONSE_STATES = ("acknowledged", "cleared")
+RESPONSE_STATES = ("acknowledged",)  # a person answered; "cleared" may be the condition ending on its own
 OPEN_STATES = ("triggered", "raised")
 
 
@@ -198,11 +198,13 @@ def security(conn: sa.Connection, home: HomeConfig, period: Period) -> Security:
 
 
 def _alerts(conn: sa.Connection, home: str, period: Period) -> pd.DataFrame:
-    """One row per alert raised in the period: rule, severity, when, and seconds until acknowledged or cleared."""
+    """One row per alert raised in the period: rule, severity, when, and seconds until acknowledged (which may
+    come after the period ends)."""
     a = schema.alerts
     rows = frame(conn, sa.select(a.c.alert_id, a.c.rule, a.c.severity, a.c.state, a.c.ts, a.c.room).where(
-        a.c.home == home, a.c.ts >= period.start, a.c.ts < period.end))
-    raised = rows.loc[rows["state"].isin(OPEN_STATES)].sort_values("ts").drop_duplicates("alert_id")
+        a.c.home == home, a.c.ts >= period.start))
+    raised = rows.loc[rows["state"].isin(OPEN_STATES) & (rows["ts"] < period.end)].sort_values("ts").drop_duplicates(
+        "alert_id")
     answered = rows.loc[rows["state"].isin(RESPONSE_STATES)].groupby("alert_id")["ts"].min()
     out = raised[["alert_id", "rule", "severity", "room", "ts"]].rename(columns={"ts": "raised"})
     out["response_s"] = out["alert_id"].map(answered) - out["raised"]

@@ -104,7 +104,7 @@ def security(doc: Document, data: ReportData, charts: Charts) -> None:
     if s.alerts.empty:
         doc.para("No alerts were raised.")
     else:
-        doc.grid(["Raised", "Rule", "Severity", "Room", "Answered after"], [
+        doc.grid(["Raised", "Rule", "Severity", "Room", "Acknowledged after"], [
             [_when(r.raised, tz), r.rule, r.severity, str(r.room or "—"), _num(r.response_s, "{:,.0f} s", "never")]
             for r in s.alerts.head(40).itertuples()], [40, 50, 25, 30, 35], 4)
 

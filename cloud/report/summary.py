@@ -103,8 +103,8 @@ def _alerts(alerts: pd.DataFrame) -> str:
     answered = alerts["response_s"].dropna()
     critical = int((alerts["severity"] == "critical").sum())
     speed = (f"; median response {answered.median():,.0f} s, slowest {answered.max():,.0f} s" if len(answered)
-             else "; none was acknowledged or cleared")
-    return f"{len(alerts)} alert(s) raised ({critical} critical){speed}, {len(alerts) - len(answered)} unanswered."
+             else "; none was acknowledged")
+    return f"{len(alerts)} alert(s) raised ({critical} critical){speed}, {len(alerts) - len(answered)} not acknowledged."
 
 
 def comfort_share(rooms: pd.DataFrame) -> pd.Series:

@@ -249,7 +249,7 @@ def test_alert_response_times_are_counted_from_raise_to_acknowledgement(tmp_path
     assert alerts.loc["a1", "room"] == "Hallway"
     assert summary.security_lines(data.Security(pd.DataFrame(columns=["kind", "room", "mode"]), pd.DataFrame(),
                                                 alerts.reset_index()))[-1] == (
-        "2 alert(s) raised (1 critical); median response 42 s, slowest 42 s, 1 unanswered.")
+        "2 alert(s) raised (1 critical); median response 42 s, slowest 42 s, 1 not acknowledged.")
 
 
 @pytest.mark.postgres
