@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from cloud.report.data import COMFORT_C
+from cloud.report.data import COMFORT_C, KIND_LABELS
 
 SIZE = (7.2, 2.8)  # inches; the PDF places them 180 mm wide
 DPI = 150
@@ -78,7 +78,8 @@ def hourly(hours: pd.DataFrame, peak_hour: int) -> bytes:
 
 def security(events: pd.DataFrame) -> bytes:
     """Security events per room, stacked by kind."""
-    table = events.assign(room=events["room"].fillna("?")).pivot_table(
+    table = events.assign(room=events["room"].fillna("?"), kind=events["kind"].map(lambda k: KIND_LABELS.get(k, k)))
+    table = table.pivot_table(
         index="room", columns="kind", values="t", aggfunc="count", fill_value=0)
     fig, ax = _axes("Security events per room and kind", (7.2, 0.35 * len(table) + 1.2))
     left = pd.Series(0, index=table.index)

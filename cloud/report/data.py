@@ -19,6 +19,7 @@ from protocol.config import DeviceType, HomeConfig, Opening
 COMFORT_C = (19.0, 24.0)  # a common indoor comfort band (EN 16798-1 category II, heating season: 20-24 °C)
 COMFORT_RH = (30.0, 60.0)
 DEFAULT_THRESHOLD_W = 3000.0  # the dashboard's default `consumption_threshold_w`
+KIND_LABELS = {"contact": "door/window", "motion": "motion", "smoke": "smoke"}  # security kinds as people say them
 RESPONSE_STATES = ("acknowledged",)  # a person answered; "cleared" may be the condition ending on its own
 OPEN_STATES = ("triggered", "raised")
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from cloud.report import perf
-from cloud.report.data import ReportData
+from cloud.report.data import KIND_LABELS, ReportData
 from cloud.report.pdf import Document
 from cloud.report.summary import kwh, pct
 
@@ -90,7 +90,8 @@ def security(doc: Document, data: ReportData, charts: Charts) -> None:
     if s.events.empty:
         doc.para("No security events in this period.")
     else:
-        table = s.events.assign(room=s.events["room"].fillna("?"), active=s.events["value"].astype(bool))
+        table = s.events.assign(room=s.events["room"].fillna("?"), active=s.events["value"].astype(bool),
+                                kind=s.events["kind"].map(lambda k: KIND_LABELS.get(k, k)))
         counts = table.groupby(["room", "kind"]).agg(events=("t", "size"), active=("active", "sum")).reset_index()
         doc.grid(["Room", "Kind", "Events", "Of them open/active"], [
             [r.room, r.kind, str(r.events), str(int(r.active))] for r in counts.itertuples()], [50, 40, 30, 40], 2)
@@ -99,7 +100,8 @@ def security(doc: Document, data: ReportData, charts: Charts) -> None:
     if s.away_doors.empty:
         doc.para("None." if s.events["mode"].notna().any() else "Unknown: no alarm mode was recorded with the events.")
     else:
-        doc.grid(["When", "Door", "Room"], [[_when(r.t, tz), r.device, str(r.room)] for r in s.away_doors.itertuples()])
+        doc.grid(["When", "Door", "Room"], [[_when(r.t, tz), r.device, str(r.room)] for r in s.away_doors.itertuples()],
+                 [50, 60, 60], 3)
     doc.heading("Alerts and response times", 2)
     if s.alerts.empty:
         doc.para("No alerts were raised.")

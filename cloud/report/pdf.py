@@ -59,7 +59,7 @@ class Document(FPDF):
 
     def heading(self, text: str, level: int = 1) -> None:
         """A section (level 1) or sub-section heading, kept with what follows it."""
-        if self.will_page_break(30):
+        if self.will_page_break(75 if level == 1 else 30):  # a section heading keeps its first chart with it
             self.add_page()
         self.ln(3 if level == 1 else 1)
         self.set_font(FAMILY, "B", 13 if level == 1 else 10.5)

@@ -6,10 +6,17 @@ from typing import Any
 
 import pandas as pd
 
-from cloud.report.data import COMFORT_C, COMFORT_RH, Availability, Climate, Energy, ReportData, Security
+from cloud.report.data import (
+    COMFORT_C,
+    COMFORT_RH,
+    KIND_LABELS,
+    Availability,
+    Climate,
+    Energy,
+    ReportData,
+    Security,
+)
 from cloud.warehouse.queries import UNTRACKED
-
-KIND_LABELS = {"contact": "door/window", "motion": "motion", "smoke": "smoke"}
 
 
 def kwh(value: float) -> str:
@@ -104,7 +111,8 @@ def _alerts(alerts: pd.DataFrame) -> str:
     critical = int((alerts["severity"] == "critical").sum())
     speed = (f"; median response {answered.median():,.0f} s, slowest {answered.max():,.0f} s" if len(answered)
              else "; none was acknowledged")
-    return f"{len(alerts)} alert(s) raised ({critical} critical){speed}, {len(alerts) - len(answered)} not acknowledged."
+    missing = len(alerts) - len(answered)
+    return f"{len(alerts)} alert(s) raised ({critical} critical){speed}, {missing} not acknowledged."
 
 
 def comfort_share(rooms: pd.DataFrame) -> pd.Series:
