@@ -281,5 +281,8 @@ class LiveDevice:
     def stop(self) -> None:
         """Say goodbye: a retained offline status (the LWT is only for crashes), then disconnect."""
         if self.connected:
+            for held in self.held:  # a message held back to reorder it must still go out
+                self._send(held)
+            self.held.clear()
             self.client.publish(topics.edge(self.home, self.spec.id, Channel.STATUS), OFFLINE, 1, True)
             self.client.disconnect()
