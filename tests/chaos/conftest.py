@@ -75,16 +75,18 @@ resend_timeout_s = 2.0
 class Service:
     """One service as a child process of its own, output appended to a log file; SIGKILL/SIGTERM and restart."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log: Path,
-                 ready: Callable[[Service], object]) -> None:
+    def __init__(
+        self, name: str, args: list[str], env: dict[str, str], log: Path, ready: Callable[[Service], object]
+    ) -> None:
         self.name, self.args, self.env, self.log, self.ready = name, args, env, log, ready
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         """Start and wait until `ready` says so."""
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, *self.args], env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+            self.proc = subprocess.Popen(
+                [sys.executable, *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
+            )
         wait_for(lambda: self.alive() and self.ready(self), timeout=30, what=f"{self.name} ready: {self.tail()}")
 
     def alive(self) -> bool:
@@ -115,8 +117,13 @@ class Gateway(Service):
 
     def __init__(self, config: Path, env: dict[str, str], log: Path) -> None:
         self.port = free_port()
-        super().__init__("gateway", ["-m", "gateway", "--config", str(config), "--metrics-port", str(self.port)],
-                         env, log, lambda s: b'"subscribed": true' in self.page("/healthz"))
+        super().__init__(
+            "gateway",
+            ["-m", "gateway", "--config", str(config), "--metrics-port", str(self.port)],
+            env,
+            log,
+            lambda s: b'"subscribed": true' in self.page("/healthz"),
+        )
         self.total = Counters()
         self.last = Counters()
 
@@ -164,8 +171,14 @@ class Simulator:
 
     def _run(self) -> None:
         try:
-            run_live(self.settings, interval=self.interval, ledger=self.ledger, faults=self.faults,
-                     stop=self.stopping, stats=self.stats)
+            run_live(
+                self.settings,
+                interval=self.interval,
+                ledger=self.ledger,
+                faults=self.faults,
+                stop=self.stopping,
+                stats=self.stats,
+            )
         except BaseException as exc:  # reported by `stop()` in the test's thread
             self.error = exc
 
@@ -196,13 +209,24 @@ class Pipeline:
         self.config.write_text(HOME.format(home=home))
         self.edge, self.cloud = make_broker("edge"), make_broker("cloud")
         env = {k: v for k, v in os.environ.items() if not k.startswith("IOTPIPE_")}
-        env |= {"IOTPIPE_EDGE_URL": self.edge.url, "IOTPIPE_CLOUD_URL": self.cloud.url, "IOTPIPE_VAR": str(self.var),
-                "IOTPIPE_HOME_CONFIG": str(self.config), "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
+        env |= {
+            "IOTPIPE_EDGE_URL": self.edge.url,
+            "IOTPIPE_CLOUD_URL": self.cloud.url,
+            "IOTPIPE_VAR": str(self.var),
+            "IOTPIPE_HOME_CONFIG": str(self.config),
+            "PYTHONPATH": str(REPO_ROOT),
+            "PYTHONUNBUFFERED": "1",
+        }
         self.warehouse = self.var / "warehouse.db"
         self.gateway_db = self.var / "gateway" / "gateway.db"
         self.gateway = Gateway(self.config, env, tmp / "gateway.log")
-        self.ingest = Service("ingest", ["-m", "iotpipe", "cloud", "ingest", "--client-id", "chaos-ingest"], env,
-                              tmp / "ingest.log", lambda s: "cloud broker connected" in s.tail())
+        self.ingest = Service(
+            "ingest",
+            ["-m", "iotpipe", "cloud", "ingest", "--client-id", "chaos-ingest"],
+            env,
+            tmp / "ingest.log",
+            lambda s: "cloud broker connected" in s.tail(),
+        )
         self.ledgers: list[Path] = []
         self.simulator: Simulator | None = None
         self.last_fault = time.monotonic()
@@ -244,8 +268,14 @@ class Pipeline:
         recovery = time.monotonic() - self.last_fault
         assert self.gateway.end_life(signal.SIGTERM) == 0, self.gateway.tail()
         assert self.ingest.signal(signal.SIGTERM) == 0, self.ingest.tail()
-        result = reconcile(name, self.ledgers, warehouse=self.warehouse, gateway_db=self.gateway_db,
-                           counters=self.gateway.total, recovery_s=recovery)
+        result = reconcile(
+            name,
+            self.ledgers,
+            warehouse=self.warehouse,
+            gateway_db=self.gateway_db,
+            counters=self.gateway.total,
+            recovery_s=recovery,
+        )
         print(result.line() + ("" if state == "drained" else f" (stalled: nothing moved for {stall:.0f} s)"))
         return result
 

@@ -30,8 +30,11 @@ def connect_ro(path: Path) -> sqlite3.Connection:
 
 def integrity(path: Path) -> str:
     """`PRAGMA integrity_check` of a SQLite file: 'ok' when sound."""
-    with connect_ro(path) as conn:
-        return "; ".join(str(row[0]) for row in conn.execute("PRAGMA integrity_check"))
+    try:
+        with connect_ro(path) as conn:
+            return "; ".join(str(row[0]) for row in conn.execute("PRAGMA integrity_check"))
+    except sqlite3.DatabaseError as exc:  # too damaged to check at all
+        return f"unreadable: {exc}"
 
 
 def stored_rows(warehouse: Path) -> list[tuple[str, str, str, int, int]]:
@@ -39,7 +42,7 @@ def stored_rows(warehouse: Path) -> list[tuple[str, str, str, int, int]]:
     with connect_ro(warehouse) as conn:
         try:
             return list(conn.execute("SELECT home, device, boot, seq, idx FROM readings ORDER BY id"))
-        except sqlite3.OperationalError:  # not migrated yet
+        except sqlite3.DatabaseError:  # not migrated yet, or damaged (the integrity check says which)
             return []
 
 
@@ -133,8 +136,11 @@ class Reconciliation:
         found = []
         if self.generated != self.stored + self.quarantined + self.dropped_policy:
             found.append("generated != stored + quarantined + dropped_policy")
-        found += [f"{n}={v}" for n, v in (("missing", self.missing), ("unexpected", self.unexpected),
-                                           ("duplicates", self.duplicates)) if v]
+        found += [
+            f"{n}={v}"
+            for n, v in (("missing", self.missing), ("unexpected", self.unexpected), ("duplicates", self.duplicates))
+            if v
+        ]
         found += [f"integrity_check {n}: {r}" for n, r in self.integrity.items() if r != "ok"]
         return found
 
@@ -153,8 +159,9 @@ def misordered(rows: list[tuple[str, str, str, int, int]]) -> int:
     return count
 
 
-def reconcile(name: str, ledgers: Iterable[Path], *, warehouse: Path, gateway_db: Path, counters: Counters,
-              recovery_s: float) -> Reconciliation:
+def reconcile(
+    name: str, ledgers: Iterable[Path], *, warehouse: Path, gateway_db: Path, counters: Counters, recovery_s: float
+) -> Reconciliation:
     """Compare what the devices generated with what the warehouse holds and the gateway refused or dropped."""
     generated = read_ledgers(ledgers)
     wanted = set(generated)

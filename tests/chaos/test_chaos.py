@@ -133,6 +133,8 @@ def test_combined_run(pipeline: Pipeline, scale: int) -> None:
     simulator.after(60, "the stream after the last fault")
     result = pipeline.finish(f"combined x{scale}")
     faults = simulator.stats.faults
-    print(f"chaos combined x{scale} faults: edge_kill={scale} edge_term={scale} gateway_kill={scale} "
-          f"cloud_down={scale} ingest_kill={scale} " + " ".join(f"{k}={v}" for k, v in sorted(faults.items())))
+    print(
+        f"chaos combined x{scale} faults: edge_kill={scale} edge_term={scale} gateway_kill={scale} "
+        f"cloud_down={scale} ingest_kill={scale} " + " ".join(f"{k}={v}" for k, v in sorted(faults.items()))
+    )
     passed(result)
