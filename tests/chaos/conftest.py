@@ -229,7 +229,7 @@ class Pipeline:
         )
         self.ledgers: list[Path] = []
         self.simulator: Simulator | None = None
-        self.last_fault = time.monotonic()
+        self.last_fault: float | None = None  # wall clock at the end of the last fault
         self._progress, self._moved_at = (-1, -1.0), time.monotonic()
 
     def start(self, interval: float = 0.2, faults: str = "") -> Simulator:
@@ -242,8 +242,8 @@ class Pipeline:
         return self.simulator
 
     def fault_over(self) -> None:
-        """Mark the end of a fault: recovery time counts from the last one."""
-        self.last_fault = time.monotonic()
+        """Mark the end of a fault (wall clock, as the ledger's ts): recovery time counts from the last one."""
+        self.last_fault = time.time()
 
     def drained(self, stall: float) -> str:
         """'drained' when every generated key is in the warehouse and the gateway's outbox is empty; 'stalled'
@@ -265,7 +265,6 @@ class Pipeline:
         self.simulator.stop()
         self._progress, self._moved_at = (-1, -1.0), time.monotonic()
         state = wait_for(lambda: self.drained(stall), timeout=120, what="the pipeline to drain or stall")
-        recovery = time.monotonic() - self.last_fault
         assert self.gateway.end_life(signal.SIGTERM) == 0, self.gateway.tail()
         assert self.ingest.signal(signal.SIGTERM) == 0, self.ingest.tail()
         result = reconcile(
@@ -274,7 +273,7 @@ class Pipeline:
             warehouse=self.warehouse,
             gateway_db=self.gateway_db,
             counters=self.gateway.total,
-            recovery_s=recovery,
+            fault_end=self.last_fault,
         )
         print(result.line() + ("" if state == "drained" else f" (stalled: nothing moved for {stall:.0f} s)"))
         return result

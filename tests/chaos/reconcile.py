@@ -23,6 +23,33 @@ def read_ledgers(paths: Iterable[Path]) -> list[Key]:
     return keys
 
 
+def keys_before(paths: Iterable[Path], wall: float) -> set[Key]:
+    """Keys the devices generated at or before wall-clock time `wall` (the ledger's `ts`)."""
+    found: set[Key] = set()
+    for path in paths:
+        with path.open(newline="", encoding="utf-8") as stream:
+            found.update(
+                (r["home"], r["device"], r["boot"], int(r["seq"]))
+                for r in csv.DictReader(stream)
+                if float(r["ts"]) <= wall
+            )
+    return found
+
+
+def recovery_seconds(paths: Iterable[Path], warehouse: Path, fault_end: float | None) -> float:
+    """Seconds from the end of the last fault until the warehouse held every key generated before it
+    (from the warehouse's `ingested_at`); 0 without a fault, inf when some never arrived."""
+    if fault_end is None:
+        return 0.0
+    wanted = keys_before(paths, fault_end)
+    with connect_ro(warehouse) as conn:
+        rows = conn.execute("SELECT home, device, boot, seq, min(ingested_at) FROM readings GROUP BY 1, 2, 3, 4")
+        arrived = {(h, d, b, int(s)): float(t) for h, d, b, s, t in rows}
+    if not wanted <= arrived.keys():
+        return float("inf")
+    return max([0.0, *(arrived[k] - fault_end for k in wanted)])
+
+
 def connect_ro(path: Path) -> sqlite3.Connection:
     """A read-only connection to a SQLite file (never creates or changes it)."""
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -160,9 +187,16 @@ def misordered(rows: list[tuple[str, str, str, int, int]]) -> int:
 
 
 def reconcile(
-    name: str, ledgers: Iterable[Path], *, warehouse: Path, gateway_db: Path, counters: Counters, recovery_s: float
+    name: str,
+    ledgers: Iterable[Path],
+    *,
+    warehouse: Path,
+    gateway_db: Path,
+    counters: Counters,
+    fault_end: float | None,
 ) -> Reconciliation:
     """Compare what the devices generated with what the warehouse holds and the gateway refused or dropped."""
+    ledgers = list(ledgers)
     generated = read_ledgers(ledgers)
     wanted = set(generated)
     home = generated[0][0] if generated else ""
@@ -184,7 +218,7 @@ def reconcile(
         unexpected=len(keys - wanted) + len(generated) - len(wanted),  # a key generated twice is unexpected too
         duplicates=sum(n - 1 for n in per_row.values()),
         misordered=misordered(rows),
-        recovery_s=recovery_s,
+        recovery_s=recovery_seconds(ledgers, warehouse, fault_end),
         malformed_copies=sum(k is None for k in refused),
         counters=counters,
         integrity={p.name: integrity(p) for p in (gateway_db, warehouse)},

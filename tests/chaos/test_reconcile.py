@@ -58,7 +58,7 @@ def run(
         warehouse=warehouse(tmp_path / "w.db", rows),
         gateway_db=gateway_db(tmp_path / "g.db", list(refused)),
         counters=Counters(dropped=dropped),
-        recovery_s=0.0,
+        fault_end=None,
     )
 
 
@@ -111,7 +111,7 @@ def test_a_damaged_sqlite_file_fails_the_integrity_check(tmp_path: Path) -> None
         warehouse=tmp_path / "w.db",
         gateway_db=tmp_path / "g.db",
         counters=Counters(),
-        recovery_s=0.0,
+        fault_end=None,
     )
     assert any(p.startswith("integrity_check w.db") for p in damaged.problems()), damaged.line()
 
