@@ -229,7 +229,8 @@ class Pipeline:
         )
         self.ledgers: list[Path] = []
         self.simulator: Simulator | None = None
-        self.last_fault: float | None = None  # wall clock at the end of the last fault
+        self.last_fault: tuple[float, float] | None = None  # wall clock at the start and end of the last fault
+        self.fault_at = 0.0
         self._progress, self._moved_at = (-1, -1.0), time.monotonic()
 
     def start(self, interval: float = 0.2, faults: str = "") -> Simulator:
@@ -241,9 +242,13 @@ class Pipeline:
         self.simulator.start()
         return self.simulator
 
+    def fault_starts(self) -> None:
+        """Mark the start of a fault (wall clock, as the ledger's ts)."""
+        self.fault_at = time.time()
+
     def fault_over(self) -> None:
-        """Mark the end of a fault (wall clock, as the ledger's ts): recovery time counts from the last one."""
-        self.last_fault = time.time()
+        """Mark the end of a fault: the recovery time is that of the last one."""
+        self.last_fault = (self.fault_at, time.time())
 
     def drained(self, stall: float) -> str:
         """'drained' when every generated key is in the warehouse and the gateway's outbox is empty; 'stalled'
@@ -273,7 +278,7 @@ class Pipeline:
             warehouse=self.warehouse,
             gateway_db=self.gateway_db,
             counters=self.gateway.total,
-            fault_end=self.last_fault,
+            fault=self.last_fault,
         )
         print(result.line() + ("" if state == "drained" else f" (stalled: nothing moved for {stall:.0f} s)"))
         return result

@@ -36,18 +36,19 @@ def keys_before(paths: Iterable[Path], wall: float) -> set[Key]:
     return found
 
 
-def recovery_seconds(paths: Iterable[Path], warehouse: Path, fault_end: float | None) -> float:
-    """Seconds from the end of the last fault until the warehouse held every key generated before it
-    (from the warehouse's `ingested_at`); 0 without a fault, inf when some never arrived."""
-    if fault_end is None:
+def recovery_seconds(paths: Iterable[Path], warehouse: Path, fault: tuple[float, float] | None) -> float:
+    """Seconds from the start of the last fault (start, end; wall clock) until the warehouse held every key
+    generated before its end (by the warehouse's `ingested_at`); 0 without a fault, inf when some never arrived."""
+    if fault is None:
         return 0.0
-    wanted = keys_before(paths, fault_end)
+    start, end = fault
+    wanted = keys_before(paths, end)
     with connect_ro(warehouse) as conn:
         rows = conn.execute("SELECT home, device, boot, seq, min(ingested_at) FROM readings GROUP BY 1, 2, 3, 4")
         arrived = {(h, d, b, int(s)): float(t) for h, d, b, s, t in rows}
     if not wanted <= arrived.keys():
         return float("inf")
-    return max([0.0, *(arrived[k] - fault_end for k in wanted)])
+    return max([0.0, *(arrived[k] - start for k in wanted)])
 
 
 def connect_ro(path: Path) -> sqlite3.Connection:
@@ -193,7 +194,7 @@ def reconcile(
     warehouse: Path,
     gateway_db: Path,
     counters: Counters,
-    fault_end: float | None,
+    fault: tuple[float, float] | None,
 ) -> Reconciliation:
     """Compare what the devices generated with what the warehouse holds and the gateway refused or dropped."""
     ledgers = list(ledgers)
@@ -218,7 +219,7 @@ def reconcile(
         unexpected=len(keys - wanted) + len(generated) - len(wanted),  # a key generated twice is unexpected too
         duplicates=sum(n - 1 for n in per_row.values()),
         misordered=misordered(rows),
-        recovery_s=recovery_seconds(ledgers, warehouse, fault_end),
+        recovery_s=recovery_seconds(ledgers, warehouse, fault),
         malformed_copies=sum(k is None for k in refused),
         counters=counters,
         integrity={p.name: integrity(p) for p in (gateway_db, warehouse)},

@@ -36,6 +36,7 @@ def passed(result: Reconciliation) -> None:
 
 def kill_edge(pipeline: Pipeline, sig: signal.Signals) -> None:
     """Crash (SIGKILL) or stop (SIGTERM) the edge broker and bring it back on the same port."""
+    pipeline.fault_starts()
     if sig is signal.SIGKILL:
         pipeline.edge.kill()
     else:
@@ -46,6 +47,7 @@ def kill_edge(pipeline: Pipeline, sig: signal.Signals) -> None:
 
 def kill_gateway(pipeline: Pipeline) -> None:
     """SIGKILL the gateway wherever it is (receiving, committing, forwarding, evaluating rules) and restart it."""
+    pipeline.fault_starts()
     assert pipeline.gateway.end_life(signal.SIGKILL) == -signal.SIGKILL
     pipeline.gateway.start()
     pipeline.fault_over()
@@ -76,6 +78,7 @@ def test_ingest_sigkilled_mid_stream_and_restarted(pipeline: Pipeline, scale: in
     simulator = pipeline.start()
     for count in (60, 100) * scale:
         simulator.after(count, "the stream before the ingest crash")
+        pipeline.fault_starts()
         assert pipeline.ingest.signal(signal.SIGKILL) == -signal.SIGKILL
         simulator.after(60, "the stream while ingest is down")
         pipeline.ingest.start()
@@ -90,6 +93,7 @@ def test_cloud_broker_down_for_a_while(pipeline: Pipeline, scale: int) -> None:
     simulator = pipeline.start()
     for _ in range(scale):
         simulator.after(60, "the stream before the outage")
+        pipeline.fault_starts()
         pipeline.cloud.stop()
         simulator.after(100, "the stream while the cloud broker is down")
         pipeline.cloud.start()
@@ -123,9 +127,11 @@ def test_combined_run(pipeline: Pipeline, scale: int) -> None:
         simulator.after(50, "the stream")
         kill_gateway(pipeline)
         simulator.after(50, "the stream")
+        pipeline.fault_starts()
         pipeline.cloud.stop()
         simulator.after(60, "the stream while the cloud broker is down")
         pipeline.cloud.start()
+        pipeline.fault_starts()
         assert pipeline.ingest.signal(signal.SIGKILL) == -signal.SIGKILL
         simulator.after(40, "the stream while ingest is down")
         pipeline.ingest.start()

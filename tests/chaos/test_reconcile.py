@@ -25,7 +25,9 @@ def ledger(path: Path, seqs: range) -> Path:
 def warehouse(path: Path, rows: list[tuple[str, int, int]]) -> Path:
     """A warehouse `readings` table (without the unique key, so a doubled row can be represented)."""
     with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE readings (id INTEGER PRIMARY KEY, home, device, boot, seq, idx)")
+        conn.execute(
+            "CREATE TABLE readings (id INTEGER PRIMARY KEY, home, device, boot, seq, idx, ingested_at DEFAULT 3.0)"
+        )
         conn.executemany(
             "INSERT INTO readings (home, device, boot, seq, idx) VALUES (?, 'd1', ?, ?, ?)",
             [(HOME, b, s, i) for b, s, i in rows],
@@ -58,7 +60,7 @@ def run(
         warehouse=warehouse(tmp_path / "w.db", rows),
         gateway_db=gateway_db(tmp_path / "g.db", list(refused)),
         counters=Counters(dropped=dropped),
-        fault_end=None,
+        fault=None,
     )
 
 
@@ -111,9 +113,23 @@ def test_a_damaged_sqlite_file_fails_the_integrity_check(tmp_path: Path) -> None
         warehouse=tmp_path / "w.db",
         gateway_db=tmp_path / "g.db",
         counters=Counters(),
-        fault_end=None,
+        fault=None,
     )
     assert any(p.startswith("integrity_check w.db") for p in damaged.problems()), damaged.line()
+
+
+def test_recovery_runs_from_the_fault_start_until_everything_generated_before_its_end_is_stored(
+    tmp_path: Path,
+) -> None:
+    run(tmp_path, [("beef", s, 0) for s in range(5)])
+    figures = {"warehouse": tmp_path / "w.db", "gateway_db": tmp_path / "g.db", "counters": Counters()}
+    result = reconcile("unit", [tmp_path / "ledger.csv"], fault=(0.5, 1.5), **figures)  # type: ignore[arg-type]
+    assert result.recovery_s == 2.5  # ledger ts 1.0, ingested at 3.0
+    with sqlite3.connect(tmp_path / "w.db") as conn:
+        conn.execute("DELETE FROM readings WHERE seq = 4")
+    conn.close()
+    never = reconcile("unit", [tmp_path / "ledger.csv"], fault=(0.5, 1.5), **figures)  # type: ignore[arg-type]
+    assert never.recovery_s == float("inf") and "missing=1" in never.problems()
 
 
 def test_metrics_page_counters_are_read_and_summed_over_lives() -> None:
