@@ -26,7 +26,7 @@ SHARED_SUBSCRIPTION_LOST = (
     "PUBACKs the gateway's uplink and discards it, so what is forwarded before ingest reconnects is lost "
     "(a plain up/# subscription keeps it)"
 )
-SCALES = [pytest.param(1, id="short"), pytest.param(5, id="long", marks=pytest.mark.long)]
+SCALES = [pytest.param(1, id="short"), pytest.param(5, id="long", marks=[pytest.mark.long, pytest.mark.timeout(900)])]
 
 
 def passed(result: Reconciliation) -> None:
