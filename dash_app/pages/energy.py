@@ -11,7 +11,7 @@ import pandas as pd
 from dash import Dash, Input, Output, dcc, html
 
 from cloud.warehouse import queries as warehouse_queries
-from dash_app import figures, ids, queries
+from dash_app import figures, ids, queries, report_download
 from dash_app.services import Services
 from dash_app.views import Node, local_time, notice, problem, stat
 from dash_app.warehouse import WarehouseError
@@ -37,7 +37,8 @@ def layout(svc: Services) -> Node:
             dbc.Row([dbc.Col(html.Div("History (kWh, stacked per appliance)", className="fw-semibold")),
                      dbc.Col(dbc.RadioItems(id=ids.PERIOD, value="day", inline=True,
                                             options=[{"label": p.capitalize(), "value": p} for p in figures.PERIODS]),
-                             width="auto")]),
+                             width="auto"),
+                     dbc.Col(report_download.control(), width="auto")]),
             dcc.Graph(id=ids.HISTORY_GRAPH, config={"displaylogo": False}),
             html.Div(id=ids.HISTORY_NOTE, className="small text-muted"),
         ]), className="mb-3"),
@@ -221,6 +222,7 @@ def _cloud_alerts(svc: Services, alerts: pd.DataFrame) -> Node:
 
 def register(app: Dash, svc: Services) -> None:
     """Wire the page's callbacks to `svc`."""
+    report_download.register(app, svc)
 
     @app.callback(Output(ids.POWER_NOW, "children"), Output(ids.LIVE_GRAPH, "figure"),
                   Input(ids.ENERGY_TICK, "n_intervals"))
