@@ -124,7 +124,7 @@ def hog_table(daily: pd.DataFrame, today: dt.date, days: int = HOG_DAYS) -> pd.D
     gaps = window[window["coverage_pct"] < 99.0].groupby("appliance")["day"].nunique()
     table["gap_days"] = gaps.reindex(table.index).fillna(0).astype(int)
     meter = window[window["is_meter"].astype(bool)]
-    if len(meter):
+    if len(meter) and warehouse_queries.UNTRACKED not in table.index:  # the ETL's own row, when it made one
         total = float(meter["kwh"].sum())
         rest = max(0.0, total - float(table["kwh"].sum()))
         table.loc["untracked"] = {"kwh": rest, "cost": float(meter["cost"].sum()) * (rest / total if total else 0.0),

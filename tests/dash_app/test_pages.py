@@ -124,6 +124,20 @@ def test_hog_table_ranks_shares_and_week_over_week() -> None:
     assert table["share_pct"].sum() == pytest.approx(100.0)
 
 
+def test_hog_table_keeps_the_etls_own_untracked_row() -> None:
+    day = dt.date(2026, 1, 1)
+    common = {"day": day, "cost": 0.0, "standby_kwh": 0.0, "coverage_pct": 100.0, "hog": False, "on_hours": 1,
+              "covered_hours": 24}
+    rows = [
+        {**common, "appliance": "heater", "is_meter": False, "kwh": 5.0},
+        {**common, "appliance": "untracked", "is_meter": False, "kwh": 3.0},  # as the ETL writes it
+        {**common, "appliance": "meter", "is_meter": True, "kwh": 8.0},
+    ]
+    table = energy.hog_table(pd.DataFrame(rows), day).set_index("appliance")
+    assert table.loc["untracked", "kwh"] == pytest.approx(3.0)  # not subtracted a second time
+    assert table.loc["untracked", "share_pct"] == pytest.approx(37.5)
+
+
 def test_hogs_view_is_a_ranked_table_with_completeness(svc: Services) -> None:
     shown = text(energy.hogs_view(svc))
     assert "untracked" in shown and "Complete" in shown and "%" in shown
