@@ -191,7 +191,7 @@ class Simulator:
     def after(self, more: int, what: str = "more messages") -> None:
         """Wait until the devices generated `more` messages beyond now (the stream goes on meanwhile)."""
         target = self.stats.generated + more
-        wait_for(lambda: self.error or self.stats.generated >= target, timeout=60, what=what)
+        wait_for(lambda: self.error or self.stats.generated >= target, timeout=60 + more / 10, what=what)
 
     def stop(self) -> None:
         """Stop the devices (they say goodbye) and close the ledger."""
