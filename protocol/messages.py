@@ -13,7 +13,7 @@ from protocol.topics import ID_PATTERN
 
 DeviceId = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="[a-z0-9-]{1,40}")]
 BootId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{4,16}$", description="random hex per device boot")]
-Seq = Annotated[int, msgspec.Meta(ge=0, le=2**53, description="per-boot message counter")]
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**53, description="per-boot message counter, from 1")]
 Epoch = Annotated[float, msgspec.Meta(description="UTC epoch seconds")]
 ShortText = Annotated[str, msgspec.Meta(max_length=120)]
 

@@ -96,7 +96,7 @@ class LiveDevice:
     def __init__(self, spec: Device, home: str, client_id: str, shared: Shared) -> None:
         self.spec, self.home, self.client_id, self.shared = spec, home, client_id, shared
         self.boot = secrets.token_hex(4)
-        self.seq = 0
+        self.seq = 1  # the contract: seq counts from 1 each boot (the gateway treats 0 as below the first)
         self.outbox = Outbox(shared.outbox_size, shared.resend_timeout)
         self.connected = False
         self.watermark_seen = False

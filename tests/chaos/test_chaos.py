@@ -15,11 +15,6 @@ from tests.chaos.conftest import Pipeline
 from tests.chaos.reconcile import Reconciliation
 
 # Real bugs this suite found (see the report of issue 9); the tests stay, strict, until they are fixed.
-FIRST_SEQ_REORDERED = (
-    "gateway/marks.py Mark.first: a boot whose first observed seq is 1 gets floor=0 (it assumes devices count "
-    "from 1), so when a device counting from 0 (the simulator) has seq 0 reordered behind seq 1, seq 0 is "
-    "dropped as a duplicate and acknowledged by the watermark: lost without a trace (with seed 42: motion-a seq 0)"
-)
 SHARED_SUBSCRIPTION_LOST = (
     "Mosquitto 2.0.11: after the cloud broker restarts from its persistence file, ingest's persistent session "
     "with the shared subscription $share/ingest/up/# receives nothing while its client is offline; the broker "
@@ -102,7 +97,6 @@ def test_cloud_broker_down_for_a_while(pipeline: Pipeline, scale: int) -> None:
     passed(pipeline.finish(f"cloud-broker-down x{scale}"))
 
 
-@pytest.mark.xfail(strict=True, reason=FIRST_SEQ_REORDERED)
 @pytest.mark.parametrize("scale", SCALES)
 def test_duplicates_reordering_and_malformed_copies(pipeline: Pipeline, scale: int) -> None:
     simulator = pipeline.start(faults="duplicate=0.2,reorder=0.2,malformed=0.05")
@@ -117,11 +111,16 @@ def test_duplicates_reordering_and_malformed_copies(pipeline: Pipeline, scale: i
     passed(result)
 
 
-@pytest.mark.xfail(
-    strict=True, reason=f"always: {FIRST_SEQ_REORDERED}; depending on timing also: {SHARED_SUBSCRIPTION_LOST}"
-)
+CLOUD_RESTART = [
+    pytest.param(False, id="no-cloud-restart"),
+    # Timing decides whether the gateway forwards anything in the window the broker bug loses: not strict.
+    pytest.param(True, id="cloud-restart", marks=pytest.mark.xfail(strict=False, reason=SHARED_SUBSCRIPTION_LOST)),
+]
+
+
+@pytest.mark.parametrize("cloud_restart", CLOUD_RESTART)
 @pytest.mark.parametrize("scale", SCALES)
-def test_combined_run(pipeline: Pipeline, scale: int) -> None:
+def test_combined_run(pipeline: Pipeline, scale: int, cloud_restart: bool) -> None:
     simulator = pipeline.start(faults="duplicate=0.1,reorder=0.1,malformed=0.02")
     for _ in range(scale):
         simulator.after(50, "the stream")
@@ -129,10 +128,11 @@ def test_combined_run(pipeline: Pipeline, scale: int) -> None:
         simulator.after(50, "the stream")
         kill_gateway(pipeline)
         simulator.after(50, "the stream")
-        pipeline.fault_starts()
-        pipeline.cloud.stop()
-        simulator.after(60, "the stream while the cloud broker is down")
-        pipeline.cloud.start()
+        if cloud_restart:
+            pipeline.fault_starts()
+            pipeline.cloud.stop()
+            simulator.after(60, "the stream while the cloud broker is down")
+            pipeline.cloud.start()
         pipeline.fault_starts()
         assert pipeline.ingest.signal(signal.SIGKILL) == -signal.SIGKILL
         simulator.after(40, "the stream while ingest is down")
