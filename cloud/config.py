@@ -31,7 +31,7 @@ class AlertRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class CloudConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Settings of the cloud services; every key has a default, so the section may be left out."""
 
-    group: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,40}$")] = "ingest"
+    group: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{0,40}$")] = "ingest"  # "": one plain subscription
     batch_size: Count = 5000
     lake_flush_s: Positive = 10.0
     lake_max_rows: Count = 200_000

@@ -44,8 +44,9 @@ class IngestStats:
 
 
 def subscription(group: str) -> str:
-    """The shared subscription every worker of `group` joins: the whole uplink."""
-    return f"$share/{group}/up/#"
+    """The shared subscription every worker of `group` joins: the whole uplink; no group: a plain subscription
+    (one worker; Mosquitto 2.0.11 drops what a restored *shared* session should have queued, see README)."""
+    return f"$share/{group}/up/#" if group else "up/#"
 
 
 class IngestWorker:

@@ -96,3 +96,10 @@ def test_gateway_messages_become_events_alerts_and_presence() -> None:
     assert batch.devices[("h1", "door-back")].online is False
     assert batch.alerts[0]["alert_id"] == "a1" and batch.alerts[0]["source"] == "gateway"
     assert batch.rejected == []
+
+
+def test_no_group_means_one_plain_subscription() -> None:
+    from cloud.ingest.worker import subscription
+
+    assert subscription("ingest") == "$share/ingest/up/#"
+    assert subscription("") == "up/#"
